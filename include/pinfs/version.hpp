@@ -1,0 +1,5 @@
+#pragma once
+
+namespace pinfs {
+const char* version();
+}  // namespace pinfs

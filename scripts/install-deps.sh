@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package pinfs needs to build, test and benchmark.
+# Used by .ci/run and by the README; safe to run again (apt skips what is there).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config clang-format git
+  # libraries (DESIGN.md §6)
+  libfuse3-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libssl-dev
+  libsqlite3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev libsystemd-dev
+  libgtest-dev libgmock-dev
+  # runtime and tests: FUSE mounts, xattrs, reference tools
+  fuse3 attr curl rsync ipfs-cid
+  # (Node.js + npm for the Pinata SDK conformance test come with the machine;
+  #  Debian's npm conflicts with the nodesource build, so it is not listed here)
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

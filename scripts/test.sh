@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command of the README: configure, build, run every GoogleTest suite with ctest.
+#   scripts/test.sh              # release build in build/
+#   PINFS_SANITIZE=ON scripts/test.sh   # ASan + UBSan build in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=${PINFS_SANITIZE:-OFF}
+build_dir=build
+[ "$sanitize" = "ON" ] && build_dir=build-asan
+jobs=$(nproc)
+
+cmake -S . -B "$build_dir" -DPINFS_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build_dir" -j"$jobs"
+ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" --timeout 600
