@@ -1,0 +1,24 @@
+// What the VFS needs to know from the command line / config.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+namespace pinfs::vfs {
+
+enum class UploadMode { Sync, Async };
+
+struct VfsOptions {
+  std::string cache_dir;  // staging, journal, content cache, index
+  UploadMode upload = UploadMode::Sync;
+  int cid_version = 1;
+  uid_t uid = 0;  // owner shown for every entry (the mounting user)
+  gid_t gid = 0;
+  std::chrono::seconds poll_interval{60};   // remote changes appear within this
+  std::chrono::milliseconds dir_quiet_delay{2000};  // new directory uploaded after this much quiet
+  std::uint64_t cache_max_bytes = 10ull << 30;
+};
+
+}  // namespace pinfs::vfs
