@@ -47,6 +47,8 @@ class FileImporter {
 
 // Convenience: import a whole file from disk (read with large buffers).
 Result<ImportResult> import_file(const std::string& path, ImportOptions options = {}, BlockSink sink = {});
+// The same from an open descriptor read to its end (stdin, a pipe); the caller keeps ownership of fd.
+Result<ImportResult> import_fd(int fd, ImportOptions options = {}, BlockSink sink = {});
 
 struct DirEntry {
   std::string name;
