@@ -1,0 +1,41 @@
+// Per-class request limits (--rate-limit CLASS=N/min): a fixed one-minute window per class,
+// which gives the X-RateLimit-Reset epoch second the providers report.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "pinfs/common/error.hpp"
+
+namespace pinfs::emulator {
+
+struct RateDecision {
+  bool limited = false;  // no limit configured for the class
+  bool allowed = true;
+  int limit = 0;
+  int remaining = 0;
+  std::int64_t reset_epoch_s = 0;
+  int retry_after_s = 0;
+};
+
+class RateLimiter {
+ public:
+  // Parses "pinata-data=30", "aioz=180/min", "gateway=10/s" is refused (minutes only).
+  Result<void> add_rule(const std::string& spec);
+  RateDecision check(const std::string& rate_class);
+  bool empty() const { return limits_.empty(); }
+
+ private:
+  struct Window {
+    std::int64_t start_s = 0;
+    int used = 0;
+  };
+  std::map<std::string, int> limits_;  // set before serving, read-only afterwards
+  std::mutex mu_;                      // guards windows_; leaf lock
+  std::map<std::string, Window> windows_;
+};
+
+}  // namespace pinfs::emulator

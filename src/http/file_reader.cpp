@@ -1,0 +1,92 @@
+#include "file_reader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pinfs::http::detail {
+
+FileReader::FileReader(std::string path, std::uint64_t expected_size, std::shared_ptr<GrowingFile> growth,
+                       std::chrono::milliseconds stall_limit)
+    : path_(std::move(path)),
+      expected_size_(expected_size),
+      growth_(std::move(growth)),
+      stall_limit_(stall_limit) {}
+
+FileReader::~FileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool FileReader::ensure_open() {
+  if (fd_ >= 0) return true;
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    fail(errno, "open " + path_ + ": " + std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+std::size_t FileReader::fail(int errnum, std::string message) {
+  if (error_.empty()) {
+    error_ = std::move(message);
+    error_errno_ = errnum;
+  }
+  return kFailed;
+}
+
+std::size_t FileReader::read(char* buffer, std::size_t size) {
+  if (!ensure_open()) return kFailed;
+  if (!growth_) {
+    if (position_ >= expected_size_) return 0;
+    size = static_cast<std::size_t>(std::min<std::uint64_t>(size, expected_size_ - position_));
+  }
+  auto stalled_since = std::chrono::steady_clock::now();
+  for (;;) {
+    const ssize_t n = ::pread(fd_, buffer, size, static_cast<off_t>(position_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno, "read " + path_ + ": " + std::strerror(errno));
+    }
+    if (n > 0) {
+      position_ += static_cast<std::uint64_t>(n);
+      return static_cast<std::size_t>(n);
+    }
+    if (!growth_) {
+      // A known-length body that ends early would leave the server waiting for bytes that never come.
+      return fail(EIO, "staged file " + path_ + " shrank during upload");
+    }
+    if (growth_->is_abandoned()) return fail(ECANCELED, "upload of " + path_ + " abandoned by its writer");
+    if (growth_->is_complete()) {
+      // complete() may have raced with the last append: read once more before ending the body.
+      const ssize_t last = ::pread(fd_, buffer, size, static_cast<off_t>(position_));
+      if (last > 0) {
+        position_ += static_cast<std::uint64_t>(last);
+        return static_cast<std::size_t>(last);
+      }
+      return 0;
+    }
+    if (std::chrono::steady_clock::now() - stalled_since > stall_limit_) {
+      return fail(ETIMEDOUT, "staged file " + path_ + " stopped growing");
+    }
+    growth_->wait(std::chrono::milliseconds(50));
+  }
+}
+
+bool FileReader::seek(std::uint64_t offset) {
+  if (!growth_ && offset > expected_size_) return false;
+  position_ = offset;
+  return true;
+}
+
+Result<std::uint64_t> file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, path + " is not a regular file");
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace pinfs::http::detail
