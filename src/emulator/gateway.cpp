@@ -213,6 +213,10 @@ void serve(const httplib::Request& req, httplib::Response& res, Context& ctx) {
     res.set_header("Content-Range", "bytes */" + std::to_string(size));
     return;
   }
+  // cpp-httplib 0.11 slices the range itself but does not clamp an end past the file's last byte (it would
+  // promise more bytes than exist and stall); RFC 9110 §14.1.1 says such a range ends at the last byte.
+  if (range.present && req.ranges.size() == 1 && req.ranges[0].second >= static_cast<ssize_t>(size))
+    const_cast<httplib::Request&>(req).ranges[0].second = static_cast<ssize_t>(size) - 1;
   std::string name = sub.empty() ? cid_text : sub.substr(sub.rfind('/') + 1);
   std::string type = sub.empty() ? "application/octet-stream" : guess_mime(name);
   if (size == 0) {

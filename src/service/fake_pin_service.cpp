@@ -87,8 +87,17 @@ Pin FakePinService::pin_locked(const std::string& cid, const std::string& name, 
 Pin FakePinService::add_file(const std::string& name, const std::string& content, int cid_version,
                              KeyValues keyvalues) {
   std::lock_guard lock(mu_);
-  std::string cid = import_locked(content, cid_version, nullptr);
-  return pin_locked(cid, name, content.size(), false, std::move(keyvalues));
+  std::uint64_t dag_size = 0;
+  std::string cid = import_locked(content, cid_version, &dag_size);
+  if (!dag_sizes_) return pin_locked(cid, name, content.size(), false, std::move(keyvalues));
+  Pin pin = pin_locked(cid, name, dag_size, false, std::move(keyvalues));
+  pins_.back().size_is_dag = pin.size_is_dag = true;
+  return pin;
+}
+
+void FakePinService::set_dag_sizes(bool dag) {
+  std::lock_guard lock(mu_);
+  dag_sizes_ = dag;
 }
 
 std::string FakePinService::store_content(const std::string& content, int cid_version) {

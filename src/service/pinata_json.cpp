@@ -11,6 +11,7 @@ Result<Pin> pinata_row(const Value& row) {
   pin.cid = string_member(row, "ipfs_pin_hash");
   if (pin.cid.empty()) return fail(EIO, "pinList: row without ipfs_pin_hash");
   pin.size = uint_member(row, "size").value_or(0);
+  pin.size_is_dag = true;
   pin.pinned_at = time_member(row, "date_pinned");
   if (const Value* metadata = object_member(row, "metadata")) {
     pin.name = string_member(*metadata, "name");
@@ -56,6 +57,7 @@ Result<Pin> decode_pinata_upload(std::string_view body) {
   pin.cid = string_member(*doc, "IpfsHash");
   if (pin.cid.empty()) return fail(EIO, "pinFileToIPFS: answer has no IpfsHash");
   pin.size = uint_member(*doc, "PinSize").value_or(0);
+  pin.size_is_dag = true;
   pin.pinned_at = time_member(*doc, "Timestamp");
   return pin;
 }

@@ -40,6 +40,14 @@ TEST_F(GatewayTest, ServesWholeFilesAndRanges) {
     ASSERT_TRUE(open);
     EXPECT_EQ(open->status, 206);
     EXPECT_TRUE(open->body == data.substr(1000000));
+    // An end past the last byte is clamped to it (RFC 9110 §14.1.1), not promised and stalled on.
+    auto past =
+        cli.Get(("/ipfs/" + cid).c_str(), {{"Range", "bytes=100-" + std::to_string(data.size() + 5000)}});
+    ASSERT_TRUE(past);
+    EXPECT_EQ(past->status, 206);
+    EXPECT_EQ(past->get_header_value("Content-Range"),
+              "bytes 100-" + std::to_string(data.size() - 1) + "/" + std::to_string(data.size()));
+    EXPECT_TRUE(past->body == data.substr(100));
     auto suffix = cli.Get(("/ipfs/" + cid).c_str(), {{"Range", "bytes=-100"}});
     ASSERT_TRUE(suffix);
     EXPECT_EQ(suffix->status, 206);

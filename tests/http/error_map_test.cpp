@@ -13,6 +13,11 @@ struct StatusCase {
   bool retryable;
 };
 
+// Stable test names (the default printer dumps the struct's bytes, padding included).
+void PrintTo(const StatusCase& c, std::ostream* os) {
+  *os << c.status << (*c.reason ? " " : "") << c.reason;
+}
+
 class StatusTable : public ::testing::TestWithParam<StatusCase> {};
 
 TEST_P(StatusTable, MapsStatusToErrnoAndRetry) {
@@ -54,6 +59,10 @@ struct CurlCase {
   bool retryable;
   bool not_processed;
 };
+
+void PrintTo(const CurlCase& c, std::ostream* os) {
+  *os << curl_easy_strerror(c.code);
+}
 
 class CurlTable : public ::testing::TestWithParam<CurlCase> {};
 

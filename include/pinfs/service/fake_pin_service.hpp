@@ -71,6 +71,8 @@ class FakePinService final : public PinService, public Gateway {
   void set_wrong_cid(bool wrong);
   // Upload replies carry no pin id, as Pinata's pinFileToIPFS reply (the row id shows up in list only).
   void set_upload_reply_without_id(bool without);
+  // Files seeded with add_file report their DAG size (size_is_dag), as Pinata's PinSize does.
+  void set_dag_sizes(bool dag);
   // Uploads beyond this many stored bytes fail with EDQUOT; 0 = unlimited.
   void set_quota_bytes(std::uint64_t bytes);
   // Called at the start of every upload_file, outside the lock (tests block or count here).
@@ -107,6 +109,7 @@ class FakePinService final : public PinService, public Gateway {
   };
 
   Result<void> injected(FakeOp op);  // requires mu_
+  bool dag_sizes_ = false;
   std::string import_locked(const std::string& content, int cid_version, std::uint64_t* size);
   Pin pin_locked(const std::string& cid, const std::string& name, std::uint64_t size, bool is_dir,
                  KeyValues kv);

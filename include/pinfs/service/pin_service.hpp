@@ -24,6 +24,7 @@ struct Pin {
   std::int64_t pinned_at = 0;  // unix seconds
   bool is_dir = false;
   KeyValues keyvalues;
+  bool size_is_dag = false;  // size counts the DAG's encoded blocks (Pinata's PinSize), not the file's bytes
 };
 
 // Identifies a pin to calls that need one: Pinata uses the CID, AIOZ the id.
@@ -33,9 +34,9 @@ struct PinRef {
 };
 
 struct ListQuery {
-  std::size_t page_size = 1000;  // clamped to the provider's maximum
-  std::string cursor;            // empty: first page; else PinPage::next_cursor
-  std::optional<std::string> cid;            // only this CID (providers without the filter: filtered client-side)
+  std::size_t page_size = 1000;    // clamped to the provider's maximum
+  std::string cursor;              // empty: first page; else PinPage::next_cursor
+  std::optional<std::string> cid;  // only this CID (providers without the filter: filtered client-side)
   std::optional<std::string> name_contains;  // substring of metadata name
   std::optional<std::int64_t> pinned_after;  // unix seconds, for incremental refresh
 };
@@ -85,10 +86,10 @@ struct Totals {
 };
 
 struct Capabilities {
-  bool metadata_update = false;     // can change keyvalues of an existing pin
-  std::size_t max_keyvalues = 0;    // 0 = no documented limit
+  bool metadata_update = false;   // can change keyvalues of an existing pin
+  std::size_t max_keyvalues = 0;  // 0 = no documented limit
   std::size_t max_page_size = 1000;
-  bool pin_jobs = false;            // has a job list for pin-by-CID
+  bool pin_jobs = false;  // has a job list for pin-by-CID
 };
 
 // Metadata change: a value sets or adds the key, nullopt removes it.
@@ -104,7 +105,8 @@ class PinService {
   virtual Result<Pin> get(const PinRef& ref) = 0;  // ENOENT when not pinned
   virtual Result<Pin> upload_file(const FileUpload& upload) = 0;
   virtual Result<Pin> upload_directory(const DirectoryUpload& upload) = 0;
-  virtual Result<PinJob> pin_by_cid(const std::string& cid, const std::string& name, const KeyValues& keyvalues) = 0;
+  virtual Result<PinJob> pin_by_cid(const std::string& cid, const std::string& name,
+                                    const KeyValues& keyvalues) = 0;
   virtual Result<std::vector<PinJob>> list_jobs() = 0;  // pending and recent jobs
   virtual Result<void> update_metadata(const PinRef& ref, const std::optional<std::string>& name,
                                        const KeyValueChanges& changes) = 0;  // ENOTSUP without the call
