@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace pinfs::vfs {
@@ -16,9 +17,16 @@ struct VfsOptions {
   int cid_version = 1;
   uid_t uid = 0;  // owner shown for every entry (the mounting user)
   gid_t gid = 0;
-  std::chrono::seconds poll_interval{60};   // remote changes appear within this
+  std::chrono::seconds poll_interval{60};           // remote changes appear within this
   std::chrono::milliseconds dir_quiet_delay{2000};  // new directory uploaded after this much quiet
   std::uint64_t cache_max_bytes = 10ull << 30;
+  // Added by the filesystem layer:
+  // Async uploads: the first retry after this, doubling up to 60 s.
+  std::chrono::milliseconds upload_retry_delay{1000};
+  bool dedupe = true;  // already pinned in the account (same CID) → no upload
+  // The index is always asked; the service too (one list call) for files at least this big and for uploads
+  // resumed from the journal, where a crash may have happened after the pin.
+  std::uint64_t dedupe_remote_min_bytes = 1ull << 20;
 };
 
 }  // namespace pinfs::vfs

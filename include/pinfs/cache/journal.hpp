@@ -1,0 +1,39 @@
+// The upload journal: every staged upload not yet confirmed by the service has a row here, written and
+// fsync'd (SQLite synchronous=FULL) before close() reports success in async mode, deleted only after the
+// service confirmed the pin and its CID matched. A new mount resumes whatever rows it finds.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pinfs/common/error.hpp"
+#include "pinfs/service/pin_service.hpp"
+
+namespace pinfs::cache {
+
+struct JournalEntry {
+  std::int64_t id = 0;       // assigned by add()
+  std::string name;          // pin name (unescaped, as sent to the service)
+  std::string staging_path;  // the staged bytes
+  std::string cid;           // computed locally; the service's answer must equal it
+  std::uint64_t size = 0;
+  service::KeyValues keyvalues;
+  std::string replaces_id;  // a pin to unpin once this one is pinned (mv onto an existing name)
+  std::string replaces_cid;
+};
+
+class UploadJournal {
+ public:
+  virtual ~UploadJournal() = default;
+  virtual Result<std::int64_t> add(const JournalEntry& entry) = 0;
+  virtual Result<void> update(const JournalEntry& entry) = 0;  // rename of a queued upload, by id
+  virtual Result<void> remove(std::int64_t id) = 0;
+  virtual Result<std::vector<JournalEntry>> entries() = 0;
+};
+
+// SQLite file at path; every write is durable when the call returns.
+Result<std::unique_ptr<UploadJournal>> open_sqlite_journal(const std::string& path);
+
+}  // namespace pinfs::cache

@@ -1,0 +1,27 @@
+// How pin names become file names (docs/SEMANTICS.md [names.*]): safe, unique, deterministic.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pinfs/service/pin_service.hpp"
+
+namespace pinfs::vfs {
+
+// '/' → %2F, NUL → %00, a '%' that would otherwise read as one of these escapes → %25, and the names
+// "." / ".." → %2E / %2E%2E. A '%' not followed by 25/2F/00/2E stays as it is, so any name a program
+// creates comes back unchanged.
+std::string escape_name(std::string_view name);
+// The inverse, applied to names a program creates or renames to before they are sent to the service.
+std::string unescape_name(std::string_view shown);
+
+// "stem~suffix.ext" (suffix before the last extension; a leading dot does not start an extension).
+std::string insert_suffix(std::string_view name, std::string_view suffix);
+
+// Shown names of pins, index-aligned with the input: escaped metadata name (CID when empty); when several
+// pins share a shown name, each becomes stem~<last 8 chars of its CID>.ext; if that still collides (the same
+// CID pinned twice under one name) each of those gets ~<pin id> appended instead. Depends only on the set.
+std::vector<std::string> shown_names(const std::vector<service::Pin>& pins);
+
+}  // namespace pinfs::vfs

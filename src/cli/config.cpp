@@ -1,0 +1,351 @@
+#include "pinfs/cli/config.hpp"
+
+#include <sys/stat.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <utility>
+
+#include "pinfs/common/log.hpp"
+
+namespace pinfs::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string home_dir(const EnvLookup& env) {
+  if (auto home = env("HOME"); home && !home->empty()) return *home;
+  return "/";
+}
+
+std::string expand_path(const std::string& value, const std::string& base_dir, const EnvLookup& env) {
+  if (value == "~") return home_dir(env);
+  if (value.rfind("~/", 0) == 0) return home_dir(env) + value.substr(1);
+  fs::path p(value);
+  if (p.is_absolute() || base_dir.empty()) return value;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+std::string node_type(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date or time";
+  }
+}
+
+struct ProfileParser {
+  const std::string& path;
+  std::string base_dir;
+  const EnvLookup& env;
+
+  std::string where(const std::string& profile, const std::string& key) const {
+    return path + ": profile '" + profile + "', key '" + key + "'";
+  }
+
+  Result<std::string> string(const std::string& profile, const std::string& key, const toml::node& v) const {
+    if (auto s = v.value<std::string>(); s && v.is_string()) return *s;
+    return fail(EINVAL, where(profile, key) + " must be a string, not " + node_type(v));
+  }
+  Result<double> number(const std::string& profile, const std::string& key, const toml::node& v) const {
+    if (v.is_integer() || v.is_floating_point()) return *v.value<double>();
+    return fail(EINVAL, where(profile, key) + " must be a number, not " + node_type(v));
+  }
+  Result<std::int64_t> integer(const std::string& profile, const std::string& key,
+                               const toml::node& v) const {
+    if (v.is_integer()) return *v.value<std::int64_t>();
+    return fail(EINVAL, where(profile, key) + " must be an integer, not " + node_type(v));
+  }
+
+  Result<Profile> parse(const std::string& name, const toml::table& table, bool file_private) const {
+    Profile p;
+    p.name = name;
+    p.credentials.profile = name;
+    p.credentials.config_file = path;
+    p.credentials.config_private = file_private;
+    for (auto&& [k, v] : table) {
+      const std::string key(k.str());
+      auto set_string = [&](std::optional<std::string>& out, bool is_path) -> Result<void> {
+        auto s = string(name, key, v);
+        if (!s) return std::unexpected(s.error());
+        out = is_path ? expand_path(*s, base_dir, env) : *s;
+        return {};
+      };
+      auto set_number = [&](std::optional<double>& out) -> Result<void> {
+        auto n = number(name, key, v);
+        if (!n) return std::unexpected(n.error());
+        out = *n;
+        return {};
+      };
+      Result<void> ok;
+      if (key == "provider")
+        ok = set_string(p.provider, false);
+      else if (key == "api_url")
+        ok = set_string(p.api_url, false);
+      else if (key == "gateway_url")
+        ok = set_string(p.gateway_url, false);
+      else if (key == "cache_dir")
+        ok = set_string(p.cache_dir, true);
+      else if (key == "upload")
+        ok = set_string(p.upload, false);
+      else if (key == "ca_path")
+        ok = set_string(p.ca_path, true);
+      else if (key == "poll_interval")
+        ok = set_number(p.poll_interval);
+      else if (key == "rate_per_minute")
+        ok = set_number(p.rate_per_minute);
+      else if (key == "list_rate_per_minute")
+        ok = set_number(p.list_rate_per_minute);
+      else if (key == "jwt")
+        ok = set_string(p.credentials.jwt, false);
+      else if (key == "api_key")
+        ok = set_string(p.credentials.api_key, false);
+      else if (key == "api_secret")
+        ok = set_string(p.credentials.api_secret, false);
+      else if (key == "gateway_token")
+        ok = set_string(p.credentials.gateway_token, false);
+      else if (key == "jwt_file")
+        ok = set_string(p.credentials.jwt_file, true);
+      else if (key == "api_key_file")
+        ok = set_string(p.credentials.api_key_file, true);
+      else if (key == "api_secret_file")
+        ok = set_string(p.credentials.api_secret_file, true);
+      else if (key == "gateway_token_file")
+        ok = set_string(p.credentials.gateway_token_file, true);
+      else if (key == "cid_version") {
+        auto n = integer(name, key, v);
+        if (!n) return std::unexpected(n.error());
+        p.cid_version = static_cast<int>(*n);
+      } else if (key == "cache_max_bytes") {
+        auto n = integer(name, key, v);
+        if (!n) return std::unexpected(n.error());
+        if (*n <= 0) return fail(EINVAL, where(name, key) + " must be positive");
+        p.cache_max_bytes = static_cast<std::uint64_t>(*n);
+      } else if (key == "tls_verify") {
+        if (!v.is_boolean())
+          return fail(EINVAL, where(name, key) + " must be true or false, not " + node_type(v));
+        p.tls_verify = *v.value<bool>();
+      } else {
+        return fail(EINVAL,
+                    path + ": profile '" + name + "' has an unknown key '" + key +
+                        "' (known: provider, api_url, gateway_url, cache_dir, upload, cid_version, "
+                        "poll_interval, rate_per_minute, list_rate_per_minute, cache_max_bytes, ca_path, "
+                        "tls_verify, jwt_file, api_key_file, api_secret_file, gateway_token_file)");
+      }
+      if (!ok) return std::unexpected(ok.error());
+    }
+    return p;
+  }
+};
+
+Result<void> check_provider(const std::string& provider, const std::string& from) {
+  if (provider_defaults(provider)) return {};
+  return fail(EINVAL, "unknown provider '" + provider + "' from " + from + ": use pinata or aioz");
+}
+
+template <typename T>
+T pick(const std::optional<T>& flag, const std::optional<T>& profile, T fallback) {
+  if (flag) return *flag;
+  if (profile) return *profile;
+  return fallback;
+}
+
+template <typename T>
+std::string origin(const std::optional<T>& flag, const Profile* profile,
+                   const std::optional<T> Profile::*member, const std::string& flag_name) {
+  if (flag) return flag_name;
+  if (profile && (profile->*member)) return "profile '" + profile->name + "'";
+  return "the default";
+}
+
+}  // namespace
+
+const Profile* ConfigFile::find(const std::string& name) const {
+  for (const auto& p : profiles)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::optional<ProviderDefaults> provider_defaults(const std::string& provider) {
+  if (provider == "pinata")
+    return ProviderDefaults{"https://api.pinata.cloud", "https://gateway.pinata.cloud"};
+  if (provider == "aioz")
+    return ProviderDefaults{"https://api.w3ipfs.storage/api", "https://gateway.w3ipfs.storage"};
+  return std::nullopt;
+}
+
+std::string default_config_path(const EnvLookup& env) {
+  if (auto xdg = env("XDG_CONFIG_HOME"); xdg && !xdg->empty() && fs::path(*xdg).is_absolute())
+    return *xdg + "/pinfs/config.toml";
+  return home_dir(env) + "/.config/pinfs/config.toml";
+}
+
+std::string default_cache_dir(const EnvLookup& env, const std::string& name) {
+  if (auto xdg = env("XDG_CACHE_HOME"); xdg && !xdg->empty() && fs::path(*xdg).is_absolute())
+    return *xdg + "/pinfs/" + name;
+  return home_dir(env) + "/.cache/pinfs/" + name;
+}
+
+Result<ConfigFile> parse_config_file(const std::string& path, const EnvLookup& env) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("cannot read config file " + path);
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return fail(EINVAL, path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                            std::string(e.description()));
+  }
+  ConfigFile config;
+  config.path = path;
+  ProfileParser parser{path, fs::path(path).parent_path().string(), env};
+  const bool file_private = (st.st_mode & 077) == 0;
+  for (auto&& [k, v] : root) {
+    const std::string key(k.str());
+    if (key == "default_profile") {
+      if (!v.is_string()) return fail(EINVAL, path + ": default_profile must be a string");
+      config.default_profile = *v.value<std::string>();
+    } else if (key == "profiles") {
+      const toml::table* profiles = v.as_table();
+      if (profiles == nullptr)
+        return fail(EINVAL, path + ": 'profiles' must be a table of [profiles.NAME] tables");
+      for (auto&& [name, table] : *profiles) {
+        const toml::table* t = table.as_table();
+        if (t == nullptr)
+          return fail(EINVAL, path + ": profiles." + std::string(name.str()) + " must be a table");
+        auto profile = parser.parse(std::string(name.str()), *t, file_private);
+        if (!profile) return std::unexpected(profile.error());
+        config.profiles.push_back(std::move(*profile));
+      }
+    } else {
+      return fail(EINVAL, path + ": unknown top-level key '" + key +
+                              "' (expected default_profile and [profiles.NAME] tables)");
+    }
+  }
+  return config;
+}
+
+Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLookup& env) {
+  MountConfig out;
+  std::optional<ConfigFile> config;
+  const std::string config_path = flags.config_file ? *flags.config_file : default_config_path(env);
+  std::error_code ec;
+  if (flags.config_file || fs::exists(config_path, ec)) {
+    auto parsed = parse_config_file(config_path, env);
+    if (!parsed) return std::unexpected(parsed.error());
+    config = std::move(*parsed);
+    out.config_file = config_path;
+    spdlog::debug("config: read {}", config_path);
+  }
+
+  const Profile* profile = nullptr;
+  std::optional<std::string> profile_name = flags.profile;
+  if (!profile_name && config) profile_name = config->default_profile;
+  if (profile_name) {
+    if (!config) {
+      return fail(ENOENT, "profile '" + *profile_name + "' asked for, but there is no config file " +
+                              config_path + " (create it with a [profiles." + *profile_name +
+                              "] table, or pass --config FILE)");
+    }
+    profile = config->find(*profile_name);
+    if (profile == nullptr) {
+      std::string names;
+      for (const auto& p : config->profiles) names += (names.empty() ? "" : ", ") + p.name;
+      return fail(ENOENT,
+                  config_path + " has no profile '" + *profile_name + "'" +
+                      (names.empty() ? std::string(" (it defines none)") : " (it has: " + names + ")"));
+    }
+    out.profile = *profile_name;
+  }
+  const std::optional<std::string> none_s;
+  const std::optional<double> none_d;
+  const std::optional<int> none_i;
+  auto prof_s = [&](std::optional<std::string> Profile::*m) -> const std::optional<std::string>& {
+    return profile ? profile->*m : none_s;
+  };
+  auto prof_d = [&](std::optional<double> Profile::*m) -> const std::optional<double>& {
+    return profile ? profile->*m : none_d;
+  };
+
+  auto& svc = out.service;
+  svc.provider = pick<std::string>(flags.provider, prof_s(&Profile::provider), "pinata");
+  if (auto ok =
+          check_provider(svc.provider, origin(flags.provider, profile, &Profile::provider, "--provider"));
+      !ok)
+    return std::unexpected(ok.error());
+  const ProviderDefaults defaults = *provider_defaults(svc.provider);
+  svc.api_url = pick<std::string>(flags.api_url, prof_s(&Profile::api_url), defaults.api_url);
+  svc.gateway_url = pick<std::string>(flags.gateway_url, prof_s(&Profile::gateway_url), defaults.gateway_url);
+  for (std::string* url : {&svc.api_url, &svc.gateway_url}) {
+    if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
+      return fail(EINVAL, "'" + *url + "' is not an http:// or https:// URL");
+    while (url->size() > 8 && url->back() == '/') url->pop_back();
+  }
+  if (profile) {
+    svc.rate_per_minute = profile->rate_per_minute;
+    svc.list_rate_per_minute = profile->list_rate_per_minute;
+    if (profile->ca_path) svc.ca_path = *profile->ca_path;
+    if (profile->tls_verify) svc.tls_verify = *profile->tls_verify;
+  }
+  for (const auto& rate : {svc.rate_per_minute, svc.list_rate_per_minute})
+    if (rate && !(*rate > 0))
+      return fail(EINVAL, "profile '" + out.profile + "': rate limits must be positive");
+
+  auto& v = out.vfs;
+  if (flags.cache_dir) {
+    v.cache_dir = fs::absolute(expand_path(*flags.cache_dir, "", env), ec).lexically_normal().string();
+  } else if (profile && profile->cache_dir) {
+    v.cache_dir = *profile->cache_dir;
+  } else {
+    v.cache_dir = default_cache_dir(env, out.profile.empty() ? svc.provider : out.profile);
+  }
+  const std::string upload = pick<std::string>(flags.upload, prof_s(&Profile::upload), "sync");
+  if (upload == "sync") {
+    v.upload = vfs::UploadMode::Sync;
+  } else if (upload == "async") {
+    v.upload = vfs::UploadMode::Async;
+  } else {
+    return fail(EINVAL, "upload mode '" + upload + "' from " +
+                            origin(flags.upload, profile, &Profile::upload, "--upload") +
+                            ": use sync or async");
+  }
+  v.cid_version = pick<int>(flags.cid_version, profile ? profile->cid_version : none_i, 1);
+  if (v.cid_version != 0 && v.cid_version != 1)
+    return fail(EINVAL, "cid_version " + std::to_string(v.cid_version) + ": use 0 or 1");
+  const double poll = pick<double>(flags.poll_interval, prof_d(&Profile::poll_interval), 60.0);
+  if (!(poll > 0) || poll > 86400.0 * 365)
+    return fail(EINVAL, "poll interval " + std::to_string(poll) + " s: must be positive (seconds)");
+  v.poll_interval = std::chrono::seconds(static_cast<std::int64_t>(std::ceil(poll)));
+  if (profile && profile->cache_max_bytes) v.cache_max_bytes = *profile->cache_max_bytes;
+  v.uid = ::getuid();
+  v.gid = ::getgid();
+
+  CredentialRequest request;
+  request.provider = svc.provider;
+  request.credentials_file = flags.credentials_file;
+  request.profile = profile ? &profile->credentials : nullptr;
+  auto creds = load_credentials(request, env);
+  if (!creds) return std::unexpected(creds.error());
+  svc.credentials = std::move(creds->credentials);
+  out.credentials_source = std::move(creds->source);
+  out.credentials_fix = std::move(creds->fix);
+  spdlog::debug("config: provider {} api {} gateway {} cache {} upload {} cid v{} poll {}s", svc.provider,
+                svc.api_url, svc.gateway_url, v.cache_dir, upload, v.cid_version, v.poll_interval.count());
+  return out;
+}
+
+}  // namespace pinfs::cli

@@ -1,0 +1,86 @@
+#include "pinfs/vfs/names.hpp"
+
+#include <cctype>
+#include <map>
+
+namespace pinfs::vfs {
+
+namespace {
+
+// The escape sequences, upper or lower hex; returns the decoded char or -1.
+int escape_at(std::string_view text, std::size_t i) {
+  if (text[i] != '%' || i + 2 >= text.size()) return -1;
+  char a = text[i + 1], b = static_cast<char>(std::toupper(static_cast<unsigned char>(text[i + 2])));
+  if (a == '2' && b == '5') return '%';
+  if (a == '2' && b == 'F') return '/';
+  if (a == '0' && b == '0') return 0;
+  if (a == '2' && b == 'E') return '.';
+  return -1;
+}
+
+}  // namespace
+
+std::string escape_name(std::string_view name) {
+  if (name == ".") return "%2E";
+  if (name == "..") return "%2E%2E";
+  std::string out;
+  out.reserve(name.size());
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '/')
+      out += "%2F";
+    else if (c == '\0')
+      out += "%00";
+    else if (c == '%' && escape_at(name, i) >= 0)
+      out += "%25";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string unescape_name(std::string_view shown) {
+  std::string out;
+  out.reserve(shown.size());
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    int c = escape_at(shown, i);
+    if (c >= 0) {
+      out += static_cast<char>(c);
+      i += 2;
+    } else {
+      out += shown[i];
+    }
+  }
+  return out;
+}
+
+std::string insert_suffix(std::string_view name, std::string_view suffix) {
+  auto dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return std::string(name) + "~" + std::string(suffix);
+  return std::string(name.substr(0, dot)) + "~" + std::string(suffix) + std::string(name.substr(dot));
+}
+
+std::vector<std::string> shown_names(const std::vector<service::Pin>& pins) {
+  std::vector<std::string> names(pins.size());
+  std::map<std::string, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < pins.size(); ++i) {
+    names[i] = pins[i].name.empty() ? pins[i].cid : escape_name(pins[i].name);
+    groups[names[i]].push_back(i);
+  }
+  std::map<std::string, std::vector<std::size_t>> second;
+  for (const auto& [name, members] : groups) {
+    if (members.size() < 2) continue;
+    for (auto i : members) {
+      const std::string& cid = pins[i].cid;
+      names[i] = insert_suffix(name, cid.size() > 8 ? std::string_view(cid).substr(cid.size() - 8) : cid);
+    }
+  }
+  for (std::size_t i = 0; i < pins.size(); ++i) second[names[i]].push_back(i);
+  for (const auto& [name, members] : second) {
+    if (members.size() < 2) continue;
+    for (auto i : members) names[i] = name + "~" + escape_name(pins[i].id);
+  }
+  return names;
+}
+
+}  // namespace pinfs::vfs

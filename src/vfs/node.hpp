@@ -1,0 +1,143 @@
+// The VFS's private types: what an inode is, new files and directories, open handles.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pinfs/cid/importer.hpp"
+#include "pinfs/vfs/vfs.hpp"
+
+namespace pinfs::vfs {
+
+enum class Kind {
+  Root,
+  Pin,       // a pin of the account (file, or browsable directory when pin.is_dir)
+  DirEntry,  // a file or directory inside a directory pin
+  Local,     // a new file, staged, not yet pinned
+  LocalDir,  // a new directory, uploaded as one directory pin
+  Link,      // `ln -s /ipfs/<cid> name` while its pin-by-CID job runs
+  Control,   // /.pinfs and its folders jobs/, by-cid/
+  ControlFile
+};
+
+enum class UploadState { Local, Queued, Uploading, Pinned, Failed };
+
+struct Vfs::LocalFile {
+  // Guarded by Vfs::mu_:
+  Ino ino = 0;
+  Ino parent = kRootIno;
+  std::string name;  // as sent to the service (unescaped)
+  UploadState state = UploadState::Local;
+  std::string reason;  // why the last upload failed
+  std::string cid;     // computed locally once closed
+  int writers = 0;
+  bool deleted = false;  // unlinked while uploading: unpin once done
+  service::KeyValues keyvalues;
+  std::optional<service::PinRef> replaces;
+  std::int64_t journal_id = 0;
+  std::string job_status;  // dedupe by pin-by-CID: the job's status until the pin shows up
+  std::string job_name;    // the name that job pins under
+  std::uint64_t sent = 0;  // upload progress
+  int attempts = 0;
+  bool resumed = false;  // from the journal of an earlier mount
+  std::int64_t next_attempt_ms = 0;
+
+  // Guarded by io:
+  std::mutex io;
+  std::string staging;
+  int fd = -1;
+  std::unique_ptr<cid::FileImporter> importer;
+  bool sequential = true;
+  std::atomic<std::uint64_t> size{0};
+  std::atomic<bool> dirty{false};
+  std::atomic<std::int64_t> mtime{0};
+
+  ~LocalFile() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+struct Vfs::LocalDir {
+  std::map<std::string, Ino> children;  // shown name → Local / LocalDir node
+  std::int64_t last_change_ms = 0;
+  bool uploading = false;
+};
+
+struct Vfs::Node {
+  Kind kind = Kind::Root;
+  Ino ino = 0;
+  std::string key;
+  std::uint64_t lookups = 0;
+  Ino parent = kRootIno;
+  std::string name;  // shown name in its parent
+
+  service::Pin pin;       // Kind::Pin
+  bool verified = false;  // pinned through this mount and the service's CID equalled the local one
+
+  // Kind::DirEntry (and directory pins: cid = pin.cid)
+  std::string cid;
+  std::uint64_t size = 0;
+  bool is_dir = false;
+  std::int64_t mtime = 0;
+  bool children_loaded = false;
+  std::vector<std::pair<std::string, Ino>> children;  // a directory pin's listing, once loaded
+
+  std::shared_ptr<LocalFile> local;  // Kind::Local
+  std::shared_ptr<LocalDir> dir;     // Kind::LocalDir
+
+  std::string target;  // Kind::Link: "/ipfs/<cid>"
+  std::string job_id;  // Kind::Link
+  std::string link_cid;
+
+  std::string control;  // Kind::Control / ControlFile: "root", "jobs", "by-cid", "status", "job:<id>"
+
+  bool is_directory() const {
+    return kind == Kind::Root || kind == Kind::LocalDir || kind == Kind::Control ||
+           (kind == Kind::Pin && pin.is_dir) || (kind == Kind::DirEntry && is_dir);
+  }
+};
+
+struct Vfs::Handle {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<LocalFile> local;
+  bool writable = false;
+  std::atomic<bool> wrote{false};
+  bool retry_failed = false;  // opened for writing after a failed upload: closing it retries  // this
+                              // descriptor wrote: its close (flush) is the one that uploads
+  std::string snapshot;       // control files: the content as of open()
+  std::mutex mu;              // read-ahead state
+  std::uint64_t next_offset = 0;
+  std::uint64_t window = 0;
+};
+
+struct Vfs::DirHandle {
+  std::shared_ptr<Node> dir;
+  std::vector<std::pair<std::string, std::shared_ptr<Node>>> items;  // "." and ".." first
+};
+
+// What a UnixFS node's own block says about it: directory or file, and a file's byte count.
+struct UnixfsFacts {
+  bool is_dir = false;
+  std::uint64_t size = 0;
+};
+Result<UnixfsFacts> unixfs_facts(const std::string& cid, const std::vector<std::uint8_t>& block);
+
+inline std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace pinfs::vfs

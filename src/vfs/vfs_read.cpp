@@ -1,0 +1,159 @@
+// Opening and reading: pinned content through the disk cache and the gateway, with adaptive read-ahead.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "node.hpp"
+#include "pinfs/cache/content_cache.hpp"
+#include "pinfs/common/log.hpp"
+
+namespace pinfs::vfs {
+
+namespace {
+constexpr std::uint64_t kMinWindow = 1ull << 20;
+constexpr std::uint64_t kMaxWindow = 16ull << 20;
+}  // namespace
+
+Result<Opened> Vfs::open(Ino ino, int flags) {
+  std::unique_lock lock(mu_);
+  auto node = node_locked(ino);
+  if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
+  bool wants_write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  if (node->is_directory()) return fail(EISDIR, node->name + " is a directory");
+  if (node->kind == Kind::Pin && !size_known_locked(*node)) {
+    lock.unlock();
+    resolve_size(node);
+    lock.lock();
+  }
+  auto handle = std::make_shared<Handle>();
+  handle->node = node;
+  Opened opened;
+  switch (node->kind) {
+    case Kind::Pin:
+    case Kind::DirEntry:
+      if (wants_write) {
+        spdlog::warn("open {} for writing refused: pinned content is immutable; write a new file instead",
+                     node->name);
+        return fail(EROFS, "pinned content is immutable");
+      }
+      opened.keep_cache = true;
+      break;
+    case Kind::Local: {
+      auto file = node->local;
+      bool editable = file->state == UploadState::Local || file->state == UploadState::Failed;
+      if (wants_write && !editable) {
+        spdlog::warn("open {} for writing refused: it is being uploaded", node->name);
+        return fail(EROFS, "file is queued for upload");
+      }
+      handle->local = file;
+      if (flags & O_TRUNC) {
+        lock.unlock();
+        {
+          std::lock_guard io(file->io);
+          if (::ftruncate(file->fd, 0) != 0) return fail_errno("truncate staged " + file->staging);
+          file->size = 0;
+          file->importer = std::make_unique<cid::FileImporter>(cid::ImportOptions{options_.cid_version});
+          file->sequential = true;
+          file->dirty = true;
+        }
+        lock.lock();
+      }
+      if (wants_write) {
+        handle->writable = true;
+        handle->retry_failed = file->state == UploadState::Failed;
+        ++file->writers;
+      }
+      break;
+    }
+    case Kind::ControlFile:
+      if (wants_write) return fail(EROFS, "/.pinfs is read-only");
+      opened.direct_io = true;
+      lock.unlock();
+      handle->snapshot = node->control == "status" ? status_json() : "";
+      lock.lock();
+      if (node->control.starts_with("job:")) {
+        auto id = node->control.substr(4);
+        for (const auto& job : jobs_)
+          if (job.id == id) handle->snapshot = job_json(job);
+      }
+      break;
+    case Kind::Link:
+      return fail(ELOOP, "symbolic link");
+    default:
+      return fail(EISDIR, node->name + " is a directory");
+  }
+  opened.fh = next_fh_++;
+  handles_[opened.fh] = handle;
+  return opened;
+}
+
+Result<std::size_t> Vfs::read(std::uint64_t fh, std::uint64_t offset, std::size_t size, char* out) {
+  std::shared_ptr<Handle> handle;
+  {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return fail(EBADF, "no file handle " + std::to_string(fh));
+    handle = it->second;
+  }
+  if (handle->local) {
+    std::lock_guard io(handle->local->io);
+    ssize_t n = ::pread(handle->local->fd, out, size, static_cast<off_t>(offset));
+    if (n < 0) return fail_errno("read staged " + handle->local->staging);
+    return static_cast<std::size_t>(n);
+  }
+  if (handle->node->kind == Kind::ControlFile) {
+    if (offset >= handle->snapshot.size()) return 0;
+    auto n = std::min<std::size_t>(size, handle->snapshot.size() - offset);
+    std::copy_n(handle->snapshot.data() + offset, n, out);
+    return n;
+  }
+  return read_remote(*handle, offset, size, out);
+}
+
+Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out) {
+  std::string cid;
+  std::uint64_t file_size = 0;
+  {
+    std::lock_guard lock(mu_);
+    const Node& node = *handle.node;
+    cid = node.kind == Kind::Pin ? node.pin.cid : node.cid;
+    file_size = file_size_locked(node);
+  }
+  if (offset >= file_size) return 0;
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
+  auto hit = content_->read(cid, offset, want, out);
+  if (!hit) return std::unexpected(hit.error());
+  if (*hit) {
+    std::lock_guard ra(handle.mu);
+    handle.next_offset = offset + want;
+    return want;
+  }
+
+  std::lock_guard ra(handle.mu);  // one fetch per handle at a time; parallel kernel read-ahead waits here
+  if (auto again = content_->read(cid, offset, want, out); again && *again) return want;
+  handle.window =
+      (offset == handle.next_offset && handle.window) ? std::min(handle.window * 2, kMaxWindow) : kMinWindow;
+  std::uint64_t fetch =
+      std::min<std::uint64_t>(std::max<std::uint64_t>(want, handle.window), file_size - offset);
+  std::string buffer;
+  buffer.reserve(fetch);
+  ++counters_.gateway_reads;
+  auto got = gateway_->read(cid, "", offset, fetch, [&](const char* data, std::size_t n) {
+    buffer.append(data, n);
+    return buffer.size() <= fetch;
+  });
+  if (!got) {
+    spdlog::warn("read {} at {}: {}", cid, offset, got.error().describe());
+    return std::unexpected(got.error());
+  }
+  counters_.gateway_bytes += buffer.size();
+  if (auto stored = content_->write(cid, offset, buffer.data(), buffer.size()); !stored)
+    spdlog::warn("content cache: {}", stored.error().describe());
+  std::size_t n = std::min(want, buffer.size());
+  std::copy_n(buffer.data(), n, out);
+  handle.next_offset = offset + n;
+  return n;
+}
+
+}  // namespace pinfs::vfs

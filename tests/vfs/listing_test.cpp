@@ -1,0 +1,220 @@
+#include "vfs_fixture.hpp"
+
+namespace pinfs::vfs::testing {
+namespace {
+
+using Listing = VfsFixture;
+
+TEST_F(Listing, names_from_metadata_root_lists_pins_and_control_folder) {
+  fake_->add_file("hello.txt", "hello");
+  fake_->add_file("a/b", "slash");
+  fake_->add_file("", "unnamed content");
+  start();
+  auto names = ls();
+  std::sort(names.begin(), names.end());
+  auto unnamed_cid = fake_->pins()[2].cid;
+  std::vector<std::string> expected = {".pinfs", "a%2Fb", "hello.txt", unnamed_cid};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
+}
+
+TEST_F(Listing, list_paged_fetches_every_page) {
+  service::Capabilities caps;
+  caps.max_page_size = 7;
+  caps.metadata_update = true;
+  fake_->set_capabilities(caps);
+  for (int i = 0; i < 50; ++i) fake_->add_file("f" + std::to_string(i), "x" + std::to_string(i));
+  start();
+  auto names = ls();
+  EXPECT_EQ(names.size(), 51u);                  // + .pinfs
+  EXPECT_EQ(fake_->counters().list.load(), 8u);  // ceil(50/7) pages
+  // Served from the index afterwards: no new list call.
+  ls();
+  EXPECT_TRUE(walk("/f49"));
+  EXPECT_EQ(fake_->counters().list.load(), 8u);
+}
+
+TEST_F(Listing, attr_pins_size_mtime_mode_owner) {
+  auto pin = fake_->add_file("data.bin", std::string(1000, 'z'));
+  start();
+  auto entry = walk("/data.bin");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->attr.st_size, 1000);
+  EXPECT_EQ(entry->attr.st_mode, S_IFREG | 0444);
+  EXPECT_EQ(entry->attr.st_mtim.tv_sec, pin.pinned_at);
+  EXPECT_EQ(entry->attr.st_uid, 4242u);
+  EXPECT_EQ(entry->attr.st_gid, 4343u);
+  auto attr = vfs_->getattr(entry->ino);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->st_ino, entry->ino);
+}
+
+// Pinata reports a pin's DAG size; the file's bytes come from its root block, fetched once.
+TEST_F(Listing, attr_size_exact_from_root_block) {
+  fake_->set_dag_sizes(true);
+  const std::string content = pattern(3 * 262144 + 1000);
+  auto pin = fake_->add_file("big.bin", content, 0);
+  ASSERT_GT(pin.size, content.size());  // the DAG size counts the dag-pb wrapping of every block
+  start();
+
+  // A listing entry carries the unchecked size with no attribute caching, so the kernel asks getattr.
+  auto dh = vfs_->opendir(kRootIno);
+  ASSERT_TRUE(dh);
+  auto items = vfs_->readdir(*dh, 0, 100);
+  ASSERT_TRUE(items);
+  auto listed =
+      std::find_if(items->begin(), items->end(), [](const DirItem& i) { return i.name == "big.bin"; });
+  ASSERT_NE(listed, items->end());
+  EXPECT_EQ(listed->entry.timeout, 0.0);
+  vfs_->releasedir(*dh);
+
+  auto entry = walk("/big.bin");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->attr.st_size, static_cast<off_t>(content.size()));
+  EXPECT_GT(entry->timeout, 0.0);
+  auto fetches = fake_->counters().gateway_block.load();
+  auto attr = vfs_->getattr(entry->ino);
+  ASSERT_TRUE(attr);
+  EXPECT_EQ(attr->st_size, static_cast<off_t>(content.size()));
+  EXPECT_EQ(fake_->counters().gateway_block.load(), fetches);  // learned once
+  EXPECT_EQ(xattr("/big.bin", "user.pinfs.size"), std::to_string(content.size()));
+  auto back = cat("/big.bin");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, content);
+}
+
+// When the root block cannot be fetched the service's size stays shown and nothing fails.
+TEST_F(Listing, attr_size_falls_back_to_service_size) {
+  fake_->set_dag_sizes(true);
+  auto pin = fake_->add_file("small.bin", "tiny", 0);
+  fake_->fail_next(service::FakeOp::GatewayBlock, Error{EIO, "gateway down"}, -1);
+  start();
+  auto entry = walk("/small.bin");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->attr.st_size, static_cast<off_t>(pin.size));
+  EXPECT_EQ(entry->timeout, 0.0);  // asked again next time
+}
+
+TEST_F(Listing, lookup_of_missing_name_is_enoent) {
+  start();
+  auto entry = walk("/nope");
+  ASSERT_FALSE(entry);
+  EXPECT_EQ(entry.error().errnum, ENOENT);
+}
+
+TEST_F(Listing, list_failure_without_index_is_reported) {
+  fake_->fail_next(service::FakeOp::List, Error{EACCES, "bad token"});
+  start();
+  auto dh = vfs_->opendir(kRootIno);
+  ASSERT_FALSE(dh);
+  EXPECT_EQ(dh.error().errnum, EACCES);
+}
+
+TEST_F(Listing, consistency_poll_remote_changes_after_refresh) {
+  fake_->add_file("one", "1");
+  start();
+  EXPECT_EQ(ls().size(), 2u);
+  fake_->add_file("two", "2");
+  EXPECT_EQ(ls().size(), 2u);  // within the poll interval: the index
+  ASSERT_TRUE(vfs_->refresh());
+  EXPECT_EQ(ls().size(), 3u);
+}
+
+TEST_F(Listing, consistency_poll_interval_zero_relists_every_time) {
+  options_.poll_interval = std::chrono::seconds(0);
+  fake_->add_file("one", "1");
+  start();
+  EXPECT_EQ(ls().size(), 2u);
+  fake_->add_file("two", "2");
+  EXPECT_EQ(ls().size(), 3u);
+}
+
+TEST_F(Listing, names_collision_in_root) {
+  auto a = fake_->add_file("same.txt", "content A");
+  auto b = fake_->add_file("same.txt", "content B");
+  start();
+  auto names = ls();
+  auto suffix = [](const std::string& cid) { return "same~" + cid.substr(cid.size() - 8) + ".txt"; };
+  EXPECT_NE(std::find(names.begin(), names.end(), suffix(a.cid)), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), suffix(b.cid)), names.end());
+  EXPECT_EQ(*cat("/" + suffix(b.cid)), "content B");
+}
+
+TEST_F(Listing, dirpins_browse_nested_directories) {
+  auto big = pattern(600 * 1024);
+  auto pin = fake_->add_directory(
+      "site", {{"index.html", "<html/>"}, {"img/logo.png", big}, {"img/x/deep.txt", "d"}});
+  start();
+  auto entry = walk("/site");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->attr.st_mode, S_IFDIR | 0555);
+  auto top = ls("/site");
+  std::sort(top.begin(), top.end());
+  EXPECT_EQ(top, (std::vector<std::string>{"img", "index.html"}));
+  auto img = walk("/site/img");
+  ASSERT_TRUE(img);
+  EXPECT_TRUE(S_ISDIR(img->attr.st_mode));
+  auto logo = walk("/site/img/logo.png");
+  ASSERT_TRUE(logo);
+  EXPECT_EQ(logo->attr.st_size,
+            static_cast<off_t>(big.size()));  // multi-block file: size from its UnixFS node
+  EXPECT_EQ(logo->attr.st_mtim.tv_sec, pin.pinned_at);
+  auto small = walk("/site/index.html");
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->attr.st_size, 7);  // raw leaf: size from the link's Tsize
+  EXPECT_EQ(*cat("/site/img/logo.png"), big);
+  EXPECT_EQ(*cat("/site/img/x/deep.txt"), "d");
+}
+
+TEST_F(Listing, lookup_counts_forget_drops_pin_inode) {
+  fake_->add_file("f", "content");
+  start();
+  auto first = walk("/f");
+  ASSERT_TRUE(first);
+  auto again = walk("/f");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(first->ino, again->ino);  // two references on one inode
+  vfs_->forget(first->ino, 1);
+  EXPECT_TRUE(vfs_->getattr(first->ino));  // one reference left
+  vfs_->forget(first->ino, 1);
+  EXPECT_FALSE(vfs_->getattr(first->ino));  // gone with the last reference
+  auto third = walk("/f");
+  ASSERT_TRUE(third);
+  EXPECT_NE(third->ino, first->ino);  // numbers are never reused
+}
+
+TEST_F(Listing, lookup_counts_readdirplus_remember_keeps_inode) {
+  fake_->add_file("f", "content");
+  start();
+  auto dh = vfs_->opendir(kRootIno);
+  ASSERT_TRUE(dh);
+  auto items = vfs_->readdir(*dh, 0, 100);
+  ASSERT_TRUE(items);
+  Ino ino = 0;
+  for (auto& item : *items)
+    if (item.name == "f") ino = item.entry.ino;
+  ASSERT_NE(ino, 0u);
+  vfs_->remember(ino);  // this entry fit in the kernel's buffer
+  vfs_->releasedir(*dh);
+  EXPECT_TRUE(vfs_->getattr(ino));
+  auto looked = walk("/f");
+  ASSERT_TRUE(looked);
+  EXPECT_EQ(looked->ino, ino);
+  vfs_->forget(ino, 2);
+  EXPECT_FALSE(vfs_->getattr(ino));
+}
+
+TEST_F(Listing, lookup_counts_unremembered_readdir_entries_are_dropped) {
+  fake_->add_file("f", "content");
+  start();
+  auto dh = vfs_->opendir(kRootIno);
+  auto items = vfs_->readdir(*dh, 0, 100);
+  Ino ino = 0;
+  for (auto& item : *items)
+    if (item.name == "f") ino = item.entry.ino;
+  vfs_->releasedir(*dh);  // the entry did not fit: never counted, so not kept
+  EXPECT_FALSE(vfs_->getattr(ino));
+}
+
+}  // namespace
+}  // namespace pinfs::vfs::testing
