@@ -214,6 +214,25 @@ TEST_P(Filesystem, NewDirectoryBecomesOneDirectoryPin) {
   EXPECT_TRUE(cat(m().path("site/img/logo.png")) == logo);
   auto ls = run_shell("ls " + shq(m().path("site")));
   EXPECT_TRUE(contains(ls.out, "index.html") && contains(ls.out, "img")) << ls.out;
+  // The same tree uploaded straight to the service (under another name) gets the same CID.
+  std::vector<std::string> parts = {
+      "-X", "POST",
+      "-F", "file=@" + src("site/index.html") + ";filename=copy/index.html",
+      "-F", "file=@" + src("site/img/logo.png") + ";filename=copy/img/logo.png"};
+  if (GetParam() == "pinata") parts.insert(parts.end(), {"-F", R"(pinataOptions={"cidVersion":1})"});
+  // The emulator answers a duplicate upload with the existing CID (Pinata: isDuplicate), adding no pin.
+  auto reply = m().api_curl(parts, GetParam() == "aioz" ? "/api/pinning/" : "/pinning/pinFileToIPFS");
+  rapidjson::Document doc;
+  doc.Parse(reply.c_str());
+  ASSERT_TRUE(doc.IsObject()) << reply;
+  const rapidjson::Value& body = doc.HasMember("data") ? doc["data"] : doc;
+  const char* key = GetParam() == "aioz" ? "cid" : "IpfsHash";
+  ASSERT_TRUE(body.IsObject() && body.HasMember(key) && body[key].IsString()) << reply;
+  const std::string direct = body[key].GetString();
+  auto mounted = m().remote_pin_named("site");
+  ASSERT_TRUE(mounted);
+  EXPECT_EQ(mounted->cid, direct);
+  EXPECT_EQ(xattr(m().path("site"), "user.pinfs.cid"), direct);
 }
 
 // [consistency.poll] a pin made elsewhere appears within the poll interval.
