@@ -253,17 +253,9 @@ Result<void> AiozService::unpin(const PinRef& ref) {
     if (!pin) return std::unexpected(pin.error());
     id = pin->id;
   }
-  auto response = http_->perform(request(Method::Delete, "/pinning/unpin/" + http::url_encode(id)));
-  if (response && response->status == 404 && response->attempts > 1) return {};  // the first attempt did it
-  if (!response) {
-    Error e = response.error();
-    e.message = "AIOZ unpin: " + e.message;
-    return std::unexpected(std::move(e));
-  }
-  if (!response->ok()) {
-    return std::unexpected(
-        http::status_error("AIOZ unpin", response->status, json::error_reason(response->body)));
-  }
+  auto r = detail::call(*http_, request(Method::Delete, "/pinning/unpin/" + http::url_encode(id)),
+                        "AIOZ unpin", /*retried_404_is_done=*/true);
+  if (!r) return std::unexpected(r.error());
   return {};
 }
 

@@ -11,9 +11,12 @@ namespace pinfs::service::detail {
 
 // A 2xx response, or an Error: transport failures keep their errno, statuses go through
 // http::status_error with the provider's reason.
+// retried_404_is_done: a retried DELETE whose first attempt succeeded finds nothing left (404): that is the
+// wanted state, not an error.
 inline Result<http::Response> call(http::HttpClient& client, const http::Request& request,
-                                   std::string_view what) {
+                                   std::string_view what, bool retried_404_is_done = false) {
   auto response = client.perform(request);
+  if (retried_404_is_done && response && response->status == 404 && response->attempts > 1) return response;
   if (!response) {
     Error e = response.error();
     e.message = std::string(what) + ": " + e.message;

@@ -251,18 +251,9 @@ Result<Pin> PinataService::rename(const Pin& pin, const std::string& new_name) {
 
 Result<void> PinataService::unpin(const PinRef& ref) {
   if (ref.cid.empty()) return fail(EINVAL, "Pinata unpins by CID, and none was given");
-  auto response = http_->perform(request(Method::Delete, "/pinning/unpin/" + http::url_encode(ref.cid)));
-  // A retried DELETE whose first attempt succeeded finds nothing left: that is the wanted state.
-  if (response && response->status == 404 && response->attempts > 1) return {};
-  if (!response) {
-    Error e = response.error();
-    e.message = "Pinata unpin: " + e.message;
-    return std::unexpected(std::move(e));
-  }
-  if (!response->ok()) {
-    return std::unexpected(
-        http::status_error("Pinata unpin", response->status, json::error_reason(response->body)));
-  }
+  auto r = detail::call(*http_, request(Method::Delete, "/pinning/unpin/" + http::url_encode(ref.cid)),
+                        "Pinata unpin", /*retried_404_is_done=*/true);
+  if (!r) return std::unexpected(r.error());
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pinfs/cache/journal.hpp"
 #include "pinfs/cid/importer.hpp"
 #include "pinfs/vfs/vfs.hpp"
 
@@ -121,6 +122,9 @@ struct Vfs::DirHandle {
   std::shared_ptr<Node> dir;
   std::vector<std::pair<std::string, std::shared_ptr<Node>>> items;  // "." and ".." first
 };
+
+// The journal's record of a staged upload (mu_ held by the caller).
+cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file);
 
 // What a UnixFS node's own block says about it: directory or file, and a file's byte count.
 struct UnixfsFacts {

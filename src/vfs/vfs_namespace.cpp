@@ -202,18 +202,8 @@ Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, co
       if (replaced) file->replaces = replaced;  // unpinned once this one is pinned
       replaced.reset();
       if (file->journal_id && journal_) {
-        cache::JournalEntry entry;
-        entry.id = file->journal_id;
-        entry.name = file->name;
-        entry.staging_path = file->staging;
-        entry.cid = file->cid;
-        entry.size = file->size;
-        entry.keyvalues = file->keyvalues;
-        if (file->replaces) {
-          entry.replaces_id = file->replaces->id;
-          entry.replaces_cid = file->replaces->cid;
-        }
-        if (auto ok = journal_->update(entry); !ok) spdlog::warn("journal: {}", ok.error().describe());
+        if (auto ok = journal_->update(journal_entry_of(*file)); !ok)
+          spdlog::warn("journal: {}", ok.error().describe());
       }
       spdlog::debug("mv {} {}: renamed the staged upload", name, new_name);
       return {};

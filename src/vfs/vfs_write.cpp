@@ -258,16 +258,7 @@ Result<void> Vfs::commit(const std::shared_ptr<LocalFile>& file, bool from_fsync
     cache::JournalEntry entry;
     {
       std::lock_guard lock(mu_);
-      entry.id = file->journal_id;
-      entry.name = file->name;
-      entry.staging_path = file->staging;
-      entry.cid = file->cid;
-      entry.size = file->size;
-      entry.keyvalues = file->keyvalues;
-      if (file->replaces) {
-        entry.replaces_id = file->replaces->id;
-        entry.replaces_cid = file->replaces->cid;
-      }
+      entry = journal_entry_of(*file);
     }
     if (entry.id) {
       if (auto ok = journal_->update(entry); !ok) return fail(EIO, ok.error().describe());
@@ -424,6 +415,21 @@ Result<void> Vfs::upload_now(const std::shared_ptr<LocalFile>& file) {
 }
 
 // The file is pinned: its inode becomes the pin's (same number), the staged copy and journal row go.
+cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file) {
+  cache::JournalEntry entry;
+  entry.id = file.journal_id;
+  entry.name = file.name;
+  entry.staging_path = file.staging;
+  entry.cid = file.cid;
+  entry.size = file.size;
+  entry.keyvalues = file.keyvalues;
+  if (file.replaces) {
+    entry.replaces_id = file.replaces->id;
+    entry.replaces_cid = file.replaces->cid;
+  }
+  return entry;
+}
+
 void Vfs::adopt_pin_locked(const std::shared_ptr<LocalFile>& file, const service::Pin& pin) {
   file->state = UploadState::Pinned;
   file->job_status.clear();
