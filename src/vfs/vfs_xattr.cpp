@@ -73,6 +73,8 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
       switch (node->kind) {
         case Kind::Pin:
           if (fact == "cid") value = node->pin.cid;
+          // Pinata's upload reply carries no pin id: it is known from the next listing on.
+          if (fact == "id" && node->pin.id.empty()) return none;
           if (fact == "id") value = node->pin.id;
           if (fact == "size") value = std::to_string(file_size_locked(*node));
           if (fact == "pinned_at") value = iso8601(node->pin.pinned_at);
@@ -131,7 +133,8 @@ Result<std::size_t> Vfs::listxattr(Ino ino, char* out, std::size_t size) {
     auto add = [&](const std::string& n) { names += n + '\0'; };
     const service::KeyValues* kv = nullptr;
     if (node->kind == Kind::Pin) {
-      for (const auto& fact : kFacts) add(std::string(kPinfs) + fact);
+      for (const auto& fact : kFacts)
+        if (fact != "id" || !node->pin.id.empty()) add(std::string(kPinfs) + fact);
       kv = &node->pin.keyvalues;
     } else if (node->kind == Kind::Local) {
       if (!node->local->cid.empty()) add(std::string(kPinfs) + "cid");

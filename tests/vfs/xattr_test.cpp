@@ -25,6 +25,23 @@ TEST_F(Xattrs, xattr_readonly_facts_of_a_pin) {
   EXPECT_EQ(removed.error().errnum, EPERM);
 }
 
+// Pinata's upload reply has no pin id: user.pinfs.id is absent (not empty) until a listing brings it.
+TEST_F(Xattrs, xattr_readonly_unknown_pin_id_is_absent) {
+  fake_->set_upload_reply_without_id(true);
+  start();
+  ASSERT_TRUE(put("new.txt", "fresh"));
+  EXPECT_EQ(xattr("/new.txt", "user.pinfs.status"), "pinned");
+  EXPECT_EQ(xattr("/new.txt", "user.pinfs.id"), "<errno " + std::to_string(ENODATA) + ">");
+  auto entry = walk("/new.txt");
+  ASSERT_TRUE(entry);
+  std::vector<char> names(4096);
+  auto n = vfs_->listxattr(entry->ino, names.data(), names.size());
+  ASSERT_TRUE(n);
+  std::string listed(names.data(), *n);
+  EXPECT_NE(listed.find("user.pinfs.cid"), std::string::npos);
+  EXPECT_EQ(listed.find("user.pinfs.id"), std::string::npos);
+}
+
 TEST_F(Xattrs, xattr_meta_set_and_remove_update_the_service) {
   fake_->add_file("f", "x", 1, {{"a", "1"}});
   start();
