@@ -12,9 +12,12 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
   fuse3 attr curl rsync ipfs-cid
-  # (Node.js + npm for the Pinata SDK conformance test come with the machine;
-  #  Debian's npm conflicts with the nodesource build, so it is not listed here)
 )
+# Node.js + npm run the Pinata SDK conformance test. The machine usually brings them (a nodesource build,
+# which Debian's npm package conflicts with); only where they are missing do Debian's come in.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

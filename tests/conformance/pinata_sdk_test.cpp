@@ -13,7 +13,7 @@ namespace {
 TEST(PinataSdkConformance, EverySdkFunctionAgainstTheEmulator) {
   if (run_command("command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && echo yes").output !=
       "yes\n")
-    GTEST_SKIP() << "npm/node not installed";
+    FAIL() << "node and npm are needed (scripts/install-deps.sh installs them)";
   const char* home = std::getenv("HOME");
   std::string cache = std::string(home ? home : "/tmp") + "/.cache/pinfs-npm";
   std::filesystem::create_directories(cache);

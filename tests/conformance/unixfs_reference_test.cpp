@@ -40,7 +40,7 @@ std::string reference_cid(int version, const std::string& base, const std::vecto
 TEST(UnixfsReference, DirectoryUploadsMatchTheReferenceImporter) {
   if (run_command("command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && echo yes").output !=
       "yes\n")
-    GTEST_SKIP() << "npm/node not installed";
+    FAIL() << "node and npm are needed (scripts/install-deps.sh installs them)";
   ASSERT_TRUE(ensure_reference_importer());
   std::string base = ::testing::TempDir() + "/unixfs-ref-" + std::to_string(::getpid());
   std::filesystem::remove_all(base);
