@@ -11,7 +11,7 @@ packages=(
   libsqlite3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
-  fuse3 attr curl rsync ipfs-cid
+  fuse3 attr curl rsync ipfs-cid openssl
 )
 # Node.js + npm run the Pinata SDK conformance test. The machine usually brings them (a nodesource build,
 # which Debian's npm package conflicts with); only where they are missing do Debian's come in.
