@@ -113,7 +113,10 @@ void list(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool pl
   auto position = static_cast<std::uint64_t>(offset);
   for (bool full = false; !full;) {
     auto items = vfs.readdir(fi->fh, position, 128);
-    if (!items) return reply_error(req, "readdir", items.error());
+    if (!items) {
+      if (used > 0) break;  // send what is here (and already remembered); the error comes with the next call
+      return reply_error(req, "readdir", items.error());
+    }
     if (items->empty()) break;
     for (const auto& item : *items) {
       size_t room = size - used;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,9 +119,19 @@ struct Vfs::Handle {
   std::uint64_t window = 0;
 };
 
+// The account's first listing, read page by page while `ls` reads the root (see Vfs::next_root_page).
+struct RootStream {
+  std::mutex mu;  // one page at a time for this handle
+  service::ListQuery query;
+  std::vector<service::Pin> pins;  // every page so far
+  std::set<std::string> shown;     // pin keys already among the handle's items
+  bool done = false;
+};
+
 struct Vfs::DirHandle {
   std::shared_ptr<Node> dir;
   std::vector<std::pair<std::string, std::shared_ptr<Node>>> items;  // "." and ".." first
+  std::unique_ptr<RootStream> stream;                                // the root before its first full listing
 };
 
 // The journal's record of a staged upload (mu_ held by the caller).

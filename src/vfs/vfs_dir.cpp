@@ -167,7 +167,15 @@ Result<Vfs::NodePtr> Vfs::child_locked(const NodePtr& parent, const std::string&
 
 Result<Entry> Vfs::lookup(Ino parent, const std::string& name) {
   if (parent == kRootIno) {
-    if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
+    // While the first listing streams in, a name it already brought is served without waiting for the rest.
+    bool listed_so_far = false;
+    if (!index_->synced_at()) {
+      std::lock_guard lock(mu_);
+      rebuild_names_locked();
+      listed_so_far = pin_names_.contains(name);
+    }
+    if (!listed_so_far)
+      if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
   }
   std::unique_lock lock(mu_);
   auto dir = node_locked(parent);
@@ -322,7 +330,10 @@ Result<std::vector<std::pair<std::string, Vfs::NodePtr>>> Vfs::list_children(
 }
 
 Result<std::uint64_t> Vfs::opendir(Ino ino) {
-  if (ino == kRootIno) {
+  // The account's first listing streams: readdir returns each page's pins as it arrives. Later listings
+  // (poll_interval) are read whole before the directory opens, so a listing never mixes two states.
+  const bool stream = ino == kRootIno && !index_->synced_at();
+  if (ino == kRootIno && !stream) {
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
   }
   {
@@ -353,16 +364,84 @@ Result<std::uint64_t> Vfs::opendir(Ino ino) {
   handle->items.emplace_back(".", dir);
   handle->items.emplace_back("..", node_locked(dir->parent) ? node_locked(dir->parent) : dir);
   for (auto& item : *children) handle->items.push_back(std::move(item));
+  if (stream && dir->kind == Kind::Root) {
+    handle->stream = std::make_unique<RootStream>();
+    handle->stream->query.page_size = service_->capabilities().max_page_size;
+    for (const auto& [name, node] : handle->items)
+      if (node->kind == Kind::Pin) handle->stream->shown.insert(cache::pin_key(node->pin));
+  }
   auto dh = next_fh_++;
   dir_handles_[dh] = handle;
   return dh;
 }
 
-Result<std::vector<DirItem>> Vfs::readdir(std::uint64_t dh, std::uint64_t offset, std::size_t max) {
+Result<void> Vfs::next_root_page(DirHandle& handle) {
+  RootStream& s = *handle.stream;
+  std::lock_guard one_page(s.mu);
+  {
+    std::lock_guard lock(mu_);
+    if (s.done) return {};
+  }
+  std::lock_guard refresh(refresh_mu_);
+  // Another listing may have completed meanwhile: then its result is what is left to show.
+  bool complete = index_->synced_at().has_value();
+  if (!complete) {
+    ++counters_.list_calls;
+    auto page = service_->list(s.query);
+    if (!page) return std::unexpected(page.error());
+    for (const auto& pin : page->pins) {
+      index_->upsert(pin);
+      s.pins.push_back(pin);
+    }
+    complete = page->next_cursor.empty() || page->pins.empty();
+    s.query.cursor = page->next_cursor;
+    if (complete) {
+      spdlog::debug("pin list streamed: {} pins", s.pins.size());
+      index_->replace_all(std::move(s.pins), now_seconds());
+    }
+  }
   std::lock_guard lock(mu_);
-  auto it = dir_handles_.find(dh);
-  if (it == dir_handles_.end()) return fail(EBADF, "no directory handle " + std::to_string(dh));
-  const auto& items = it->second->items;
+  rebuild_names_locked();
+  if (complete) reconcile_locked();
+  // Names are as of this page: a pin shown earlier keeps the name it was shown under in this listing even
+  // if a later page brings a namesake (both are suffixed from then on; docs/SEMANTICS.md [list.stream]).
+  for (const auto& [name, key] : pin_names_) {
+    if (root_locals_.contains(name) || s.shown.contains(key)) continue;
+    auto pin = index_->find(key);
+    if (!pin) continue;
+    s.shown.insert(key);
+    auto node = pin_node_locked(*pin);
+    node->name = name;
+    handle.items.emplace_back(name, node);
+  }
+  s.done = complete;
+  return {};
+}
+
+Result<std::vector<DirItem>> Vfs::readdir(std::uint64_t dh, std::uint64_t offset, std::size_t max) {
+  std::shared_ptr<DirHandle> handle;
+  {
+    std::lock_guard lock(mu_);
+    auto it = dir_handles_.find(dh);
+    if (it == dir_handles_.end()) return fail(EBADF, "no directory handle " + std::to_string(dh));
+    handle = it->second;
+  }
+  // A streamed root fetches pages until this call can be filled: a page's entries reach the kernel
+  // before the next page is asked for.
+  for (;;) {
+    std::size_t known = 0;
+    {
+      std::lock_guard lock(mu_);
+      known = handle->items.size();
+      if (offset + max <= known || !handle->stream || handle->stream->done) break;
+    }
+    if (auto more = next_root_page(*handle); !more) {
+      if (offset < known) break;  // what is known now; the error comes with the next call
+      return std::unexpected(more.error());
+    }
+  }
+  std::lock_guard lock(mu_);
+  const auto& items = handle->items;
   std::vector<DirItem> out;
   for (auto i = offset; i < items.size() && out.size() < max; ++i) {
     DirItem item;

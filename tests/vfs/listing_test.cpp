@@ -1,3 +1,5 @@
+#include <set>
+
 #include "vfs_fixture.hpp"
 
 namespace pinfs::vfs::testing {
@@ -103,11 +105,60 @@ TEST_F(Listing, lookup_of_missing_name_is_enoent) {
 }
 
 TEST_F(Listing, list_failure_without_index_is_reported) {
-  fake_->fail_next(service::FakeOp::List, Error{EACCES, "bad token"});
+  fake_->fail_next(service::FakeOp::List, Error{EACCES, "bad token"}, 2);
   start();
   auto dh = vfs_->opendir(kRootIno);
-  ASSERT_FALSE(dh);
-  EXPECT_EQ(dh.error().errnum, EACCES);
+  ASSERT_TRUE(dh);
+  auto local = vfs_->readdir(*dh, 0, 3);  // ".", "..", ".pinfs": nothing asked of the service yet
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->size(), 3u);
+  auto pins = vfs_->readdir(*dh, local->size(), 100);
+  ASSERT_FALSE(pins);
+  EXPECT_EQ(pins.error().errnum, EACCES);
+  vfs_->releasedir(*dh);
+  auto entry = walk("/anything");  // a lookup needs the listing too
+  ASSERT_FALSE(entry);
+  EXPECT_EQ(entry.error().errnum, EACCES);
+}
+
+// The first listing streams: each readdir past what is known fetches one more page, and a name already
+// listed is found without waiting for the rest.
+TEST_F(Listing, list_stream_entries_arrive_page_by_page) {
+  service::Capabilities caps;
+  caps.max_page_size = 7;
+  caps.metadata_update = true;
+  fake_->set_capabilities(caps);
+  for (int i = 0; i < 50; ++i) fake_->add_file("f" + std::to_string(i), "x" + std::to_string(i));
+  start();
+  auto dh = vfs_->opendir(kRootIno);
+  ASSERT_TRUE(dh);
+  EXPECT_EQ(fake_->counters().list.load(), 0u);
+  auto local = vfs_->readdir(*dh, 0, 3);
+  ASSERT_TRUE(local);
+  ASSERT_EQ(local->size(), 3u);
+  EXPECT_EQ(fake_->counters().list.load(), 0u);
+  auto first_page = vfs_->readdir(*dh, 3, 7);
+  ASSERT_TRUE(first_page);
+  EXPECT_EQ(first_page->size(), 7u);
+  EXPECT_EQ(fake_->counters().list.load(), 1u);
+  auto early = vfs_->lookup(kRootIno, first_page->front().name);
+  ASSERT_TRUE(early) << early.error().describe();
+  EXPECT_EQ(fake_->counters().list.load(), 1u);
+
+  std::set<std::string> names;
+  for (const auto& item : *first_page) names.insert(item.name);
+  for (std::uint64_t offset = 10;;) {
+    auto items = vfs_->readdir(*dh, offset, 100);
+    ASSERT_TRUE(items);
+    if (items->empty()) break;
+    for (const auto& item : *items) names.insert(item.name);
+    offset += items->size();
+  }
+  vfs_->releasedir(*dh);
+  EXPECT_EQ(names.size(), 50u);
+  EXPECT_EQ(fake_->counters().list.load(), 8u);  // ceil(50/7) pages, each once
+  EXPECT_EQ(ls().size(), 51u);                   // then served from the index
+  EXPECT_EQ(fake_->counters().list.load(), 8u);
 }
 
 TEST_F(Listing, consistency_poll_remote_changes_after_refresh) {
@@ -138,6 +189,31 @@ TEST_F(Listing, names_collision_in_root) {
   EXPECT_NE(std::find(names.begin(), names.end(), suffix(a.cid)), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), suffix(b.cid)), names.end());
   EXPECT_EQ(*cat("/" + suffix(b.cid)), "content B");
+}
+
+// A file being written hides a pin of the same name that appeared meanwhile; once pinned, the two pins share
+// the name and both get the collision suffix.
+TEST_F(Listing, names_shadow_new_file_hides_a_pin_of_the_same_name) {
+  start();
+  auto created = vfs_->create(kRootIno, "x.txt", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  ASSERT_TRUE(vfs_->write(created->file.fh, 0, "local", 5));
+  fake_->add_file("x.txt", "made elsewhere");
+  ASSERT_TRUE(vfs_->refresh());
+  auto names = ls();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "x.txt"), 1);
+  auto shown = walk("/x.txt");
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(shown->ino, created->entry.ino);
+  EXPECT_EQ(shown->attr.st_mode, S_IFREG | 0644);  // the new file, not the pin
+
+  ASSERT_TRUE(vfs_->flush(created->file.fh));  // sync upload: now two pins are named x.txt
+  vfs_->release(created->file.fh);
+  ASSERT_TRUE(vfs_->refresh());
+  names = ls();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "x.txt"), 0);
+  EXPECT_EQ(
+      std::count_if(names.begin(), names.end(), [](const std::string& n) { return n.starts_with("x~"); }), 2);
 }
 
 TEST_F(Listing, dirpins_browse_nested_directories) {

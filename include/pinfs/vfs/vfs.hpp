@@ -152,6 +152,8 @@ class Vfs {
   Result<NodePtr> child_locked(const NodePtr& parent, const std::string& name,
                                std::unique_lock<std::mutex>& lock);
   Result<void> load_dirpin(const NodePtr& dir);
+  // Fetches the next page of a streamed root listing into the index and the handle's items.
+  Result<void> next_root_page(DirHandle& handle);
   Result<std::vector<std::pair<std::string, NodePtr>>> list_children(const NodePtr& dir,
                                                                      std::unique_lock<std::mutex>& lock);
 
