@@ -1,6 +1,7 @@
 #include "pinfs/http/rate_limiter.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 namespace pinfs::http {
@@ -36,6 +37,12 @@ void TokenBucket::block_until(Clock::time_point until) {
 void RateLimiter::set_rate(const std::string& rate_class, double rate_per_minute, double burst) {
   std::lock_guard lock(mutex_);
   buckets_.insert_or_assign(rate_class, TokenBucket(rate_per_minute, burst));
+}
+
+void RateLimiter::set_limit_per_minute(const std::string& rate_class, double limit) {
+  if (limit <= 0) return set_rate(rate_class, 0);
+  const double burst = std::max(1.0, std::floor(limit / 6));
+  set_rate(rate_class, std::max(limit - burst, limit / 2), burst);
 }
 
 void RateLimiter::acquire(const std::string& rate_class) {

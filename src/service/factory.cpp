@@ -78,10 +78,13 @@ http::RetryPolicy retry_policy_for(const ServiceConfig& config) {
 std::shared_ptr<http::RateLimiter> rate_limiter_for(const ServiceConfig& config) {
   auto limiter = std::make_shared<http::RateLimiter>();
   if (config.provider == "pinata") {
-    limiter->set_rate(http::RateLimiter::kOverall, config.rate_per_minute.value_or(kPinataDefaultRate));
-    limiter->set_rate(kPinataDataClass, config.list_rate_per_minute.value_or(kPinataDefaultDataRate));
+    limiter->set_limit_per_minute(http::RateLimiter::kOverall,
+                                  config.rate_per_minute.value_or(kPinataDefaultRate));
+    limiter->set_limit_per_minute(kPinataDataClass,
+                                  config.list_rate_per_minute.value_or(kPinataDefaultDataRate));
   } else {
-    limiter->set_rate(http::RateLimiter::kOverall, config.rate_per_minute.value_or(kAiozDefaultRate));
+    limiter->set_limit_per_minute(http::RateLimiter::kOverall,
+                                  config.rate_per_minute.value_or(kAiozDefaultRate));
   }
   return limiter;
 }

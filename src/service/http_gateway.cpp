@@ -70,9 +70,13 @@ Result<std::uint64_t> HttpGateway::read(const std::string& cid, const std::strin
     bool refused = false;
     const std::uint64_t before = delivered;
     std::optional<std::uint64_t> file_size;
+    bool ranged = true;
     r.on_start = [&](long status, const http::Headers& headers) {
       // 200 instead of 206: the gateway ignored Range and sends the file from its start.
-      if (status == 200) position = 0;
+      if (status == 200) {
+        position = 0;
+        ranged = false;
+      }
       file_size = content_range_total(headers);
     };
     r.sink = [&](const char* data, std::size_t size) -> bool {
@@ -93,7 +97,10 @@ Result<std::uint64_t> HttpGateway::read(const std::string& cid, const std::strin
       // not wait for bytes that do not exist).
       if (delivered < length && !(file_size && position >= *file_size)) return true;
       satisfied = true;
-      return false;  // the rest of a whole-file answer is not wanted
+      // A 206 that delivered exactly the range ends here by itself: letting it finish keeps the connection
+      // for the next read. The rest of a whole-file answer is not wanted, and bytes promised past the end of
+      // the file never come: stop those.
+      return ranged && delivered == length;
     };
     auto response = http_->perform(r);
     if (satisfied) return delivered;

@@ -38,6 +38,10 @@ class RateLimiter {
 
   // Configures a bucket; the "" class is the overall bucket every request draws from.
   void set_rate(const std::string& rate_class, double rate_per_minute, double burst = 1);
+  // A provider's "N requests per minute": never more than N in any 60 s, yet a few calls in a row (a mount's
+  // first listing after its credential check) need not wait. A sixth of N may go at once; the rest of the
+  // minute's allowance refills evenly (burst + refill per minute = N). N <= 0: unlimited.
+  void set_limit_per_minute(const std::string& rate_class, double limit);
   // Blocks until the overall bucket and the request's own class both allow one request.
   void acquire(const std::string& rate_class);
   // Both the request's class and the overall bucket wait until `until`.
