@@ -36,8 +36,8 @@ TEST(EmulatorPersistence, RestartKeepsEverything) {
   std::string after = cli2.Get("/data/pinList?status=all", jwt_headers(emu))->body;
   EXPECT_EQ(parse_json(after)["count"].GetInt(), parse_json(before)["count"].GetInt());
   EXPECT_EQ(after, before);  // same ids, dates, metadata, order
-  auto row = parse_json(cli2.Get(("/data/pinList?cid=" + kept).c_str(), jwt_headers(emu))->body)["rows"][0]
-                 .GetObject();
+  auto kept_list = parse_json(cli2.Get(("/data/pinList?cid=" + kept).c_str(), jwt_headers(emu))->body);
+  auto row = kept_list["rows"][0].GetObject();  // a view into kept_list, which must outlive it
   EXPECT_EQ(str(row["metadata"], "name"), "kept renamed");
   EXPECT_EQ(str(row["metadata"]["keyvalues"], "a"), "1");
   EXPECT_EQ(row["metadata"]["keyvalues"]["b"].GetInt(), 2);

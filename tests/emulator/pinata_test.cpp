@@ -141,7 +141,8 @@ TEST_F(PinataTest, PinJsonStoresTheSerializedContent) {
   auto g = cli.Get(("/ipfs/" + cid).c_str());
   ASSERT_TRUE(g);
   EXPECT_EQ(g->body, R"({"a":1,"b":"two"})");
-  auto row = pin_list("?cid=" + cid)["rows"][0].GetObject();
+  auto listed = pin_list("?cid=" + cid);
+  auto row = listed["rows"][0].GetObject();  // a view into listed, which must outlive it
   EXPECT_EQ(str(row["metadata"], "name"), "doc");
   auto bad = cli.Post("/pinning/pinJSONToIPFS", jwt_headers(emu), "not json", "application/json");
   ASSERT_TRUE(bad);
