@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -117,6 +118,19 @@ struct Vfs::Handle {
   std::mutex mu;              // read-ahead state
   std::uint64_t next_offset = 0;
   std::uint64_t window = 0;
+  std::shared_ptr<struct Prefetch> ahead;  // the window after the one being read, fetched in the background
+};
+
+// One background fetch of [begin, end) of a file into the content cache (see Vfs::start_prefetch).
+struct Prefetch {
+  std::uint64_t begin = 0, end = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
 };
 
 // The account's first listing, read page by page while `ls` reads the root (see Vfs::next_root_page).

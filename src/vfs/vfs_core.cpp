@@ -38,6 +38,8 @@ Vfs::~Vfs() {
   }
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
+  std::unique_lock lock(prefetch_mu_);
+  prefetch_cv_.wait(lock, [&] { return prefetches_ == 0; });
 }
 
 Result<void> Vfs::start() {

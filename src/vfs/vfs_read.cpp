@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "node.hpp"
 #include "pinfs/cache/content_cache.hpp"
@@ -122,20 +123,43 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   }
   if (offset >= file_size) return 0;
   std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
+  // Reading into the prefetched window: fetch the one after it, so the reader never waits for the network
+  // while it reads sequentially.
+  auto keep_ahead = [&] {
+    auto ahead = handle.ahead;
+    if (!ahead || offset < ahead->begin) return;
+    ahead->wait();
+    handle.ahead.reset();
+    handle.window = std::min(handle.window * 2, kMaxWindow);  // sequential reading goes on: look further
+    if (ahead->end < file_size && handle.window)
+      start_prefetch(handle, cid, ahead->end, std::min<std::uint64_t>(handle.window, file_size - ahead->end));
+  };
   auto hit = content_->read(cid, offset, want, out);
   if (!hit) return std::unexpected(hit.error());
   if (*hit) {
     std::lock_guard ra(handle.mu);
     handle.next_offset = offset + want;
+    keep_ahead();
     return want;
   }
 
   std::lock_guard ra(handle.mu);  // one fetch per handle at a time; parallel kernel read-ahead waits here
+  if (handle.ahead && offset >= handle.ahead->begin && offset < handle.ahead->end) {
+    keep_ahead();  // this read is in the window being prefetched: wait for it rather than fetch it again
+    if (auto got = content_->read(cid, offset, want, out); got && *got) {
+      handle.next_offset = offset + want;
+      return want;
+    }
+  }
   if (auto again = content_->read(cid, offset, want, out); again && *again) return want;
-  handle.window =
-      (offset == handle.next_offset && handle.window) ? std::min(handle.window * 2, kMaxWindow) : kMinWindow;
+  const bool sequential = offset == handle.next_offset && handle.window;
+  handle.window = sequential ? std::min(handle.window * 2, kMaxWindow) : kMinWindow;
+  if (!sequential && handle.ahead && handle.ahead->end <= offset) handle.ahead.reset();  // a seek past it
   std::uint64_t fetch =
       std::min<std::uint64_t>(std::max<std::uint64_t>(want, handle.window), file_size - offset);
+  // Never fetch what a running prefetch is fetching.
+  if (handle.ahead && offset < handle.ahead->begin)
+    fetch = std::max<std::uint64_t>(want, std::min<std::uint64_t>(fetch, handle.ahead->begin - offset));
   std::string buffer;
   buffer.reserve(fetch);
   ++counters_.gateway_reads;
@@ -153,7 +177,47 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   std::size_t n = std::min(want, buffer.size());
   std::copy_n(buffer.data(), n, out);
   handle.next_offset = offset + n;
+  const std::uint64_t end = offset + buffer.size();
+  if (sequential && !handle.ahead && end < file_size)
+    start_prefetch(handle, cid, end, std::min<std::uint64_t>(handle.window, file_size - end));
   return n;
+}
+
+void Vfs::start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length) {
+  auto ahead = std::make_shared<Prefetch>();
+  ahead->begin = begin;
+  ahead->end = begin + length;
+  handle.ahead = ahead;
+  {
+    std::lock_guard lock(prefetch_mu_);
+    ++prefetches_;
+  }
+  std::thread([this, ahead, cid] {
+    const std::uint64_t length = ahead->end - ahead->begin;
+    std::string buffer;
+    buffer.reserve(length);
+    ++counters_.gateway_reads;
+    auto got = gateway_->read(cid, "", ahead->begin, length, [&](const char* data, std::size_t n) {
+      buffer.append(data, n);
+      return buffer.size() <= length;
+    });
+    if (got) {
+      counters_.gateway_bytes += buffer.size();
+      if (auto stored = content_->write(cid, ahead->begin, buffer.data(), buffer.size()); !stored)
+        spdlog::warn("content cache: {}", stored.error().describe());
+    } else {
+      // The reader fetches this range itself when it gets there, and reports the error if it persists.
+      spdlog::debug("prefetch of {} at {}: {}", cid, ahead->begin, got.error().describe());
+    }
+    {
+      std::lock_guard lock(ahead->mu);
+      ahead->done = true;
+    }
+    ahead->cv.notify_all();
+    std::lock_guard lock(prefetch_mu_);
+    --prefetches_;
+    prefetch_cv_.notify_all();
+  }).detach();
 }
 
 }  // namespace pinfs::vfs

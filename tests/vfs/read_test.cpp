@@ -1,4 +1,5 @@
 #include <cstring>
+#include <thread>
 
 #include "pinfs/cache/content_cache.hpp"
 #include "vfs_fixture.hpp"
@@ -49,6 +50,41 @@ TEST_F(Reading, read_ahead_grows_on_sequential_reads) {
   // 1+2+4+8+16+16+16+1 MiB: far fewer requests than 512 reads of 128 KiB.
   EXPECT_LE(fake_->counters().gateway_read.load(), 9u);
   EXPECT_EQ(fake_->counters().bytes_served.load(), content.size());
+}
+
+// Once reading is sequential, the window after the one being read is fetched in the background: the reader
+// finds it in the cache instead of waiting for the network.
+TEST_F(Reading, read_ahead_prefetches_the_next_window) {
+  auto content = pattern(16 << 20);
+  fake_->add_file("seq.bin", content);
+  start();
+  auto entry = walk("/seq.bin");
+  auto opened = vfs_->open(entry->ino, O_RDONLY);
+  ASSERT_TRUE(opened);
+  std::vector<char> buf(128 * 1024);
+  auto read_at = [&](std::uint64_t offset) {
+    auto n = vfs_->read(opened->fh, offset, buf.size(), buf.data());
+    ASSERT_TRUE(n);
+    ASSERT_EQ(*n, buf.size());
+    ASSERT_EQ(std::memcmp(buf.data(), content.data() + offset, *n), 0);
+  };
+  // The first miss fetches a 1 MiB window; reading on into the second makes the reading sequential:
+  // [1, 3) MiB is fetched and [3, 5) MiB prefetched.
+  for (std::uint64_t offset = 0; offset <= (1u << 20); offset += buf.size()) read_at(offset);
+  auto served = [&] { return fake_->counters().bytes_served.load(); };
+  for (int i = 0; i < 500 && served() < (5u << 20); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(served(), 5u << 20) << "the next window was not prefetched";
+  const auto reads = fake_->counters().gateway_read.load();
+  EXPECT_EQ(reads, 3u);
+  // Reading on into the prefetched window finds it cached, and starts the prefetch of [5, 9) MiB.
+  for (std::uint64_t offset = (1u << 20) + buf.size(); offset <= (3u << 20); offset += buf.size())
+    read_at(offset);
+  for (int i = 0; i < 500 && served() < (9u << 20); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(served(), 9u << 20);
+  EXPECT_EQ(fake_->counters().gateway_read.load(), reads + 1);
+  vfs_->release(opened->fh);
 }
 
 TEST_F(Reading, read_cache_second_read_never_touches_the_network) {

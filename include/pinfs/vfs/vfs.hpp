@@ -159,6 +159,8 @@ class Vfs {
 
   // reading
   Result<std::size_t> read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out);
+  // Fetches [begin, begin + length) of cid into the content cache on a thread of its own (Handle::mu held).
+  void start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length);
 
   // writing and uploads
   Result<std::string> finish_cid(LocalFile& file);
@@ -213,6 +215,10 @@ class Vfs {
   bool stopping_ = false;
   std::condition_variable wake_;
   std::thread worker_;
+  // Prefetch threads use this object: the destructor waits for them.
+  std::mutex prefetch_mu_;
+  std::condition_variable prefetch_cv_;
+  int prefetches_ = 0;
 };
 
 }  // namespace pinfs::vfs
