@@ -160,20 +160,12 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   // Never fetch what a running prefetch is fetching.
   if (handle.ahead && offset < handle.ahead->begin)
     fetch = std::max<std::uint64_t>(want, std::min<std::uint64_t>(fetch, handle.ahead->begin - offset));
-  std::string buffer;
-  buffer.reserve(fetch);
-  ++counters_.gateway_reads;
-  auto got = gateway_->read(cid, "", offset, fetch, [&](const char* data, std::size_t n) {
-    buffer.append(data, n);
-    return buffer.size() <= fetch;
-  });
-  if (!got) {
-    spdlog::warn("read {} at {}: {}", cid, offset, got.error().describe());
-    return std::unexpected(got.error());
+  auto fetched = fetch_into_cache(cid, offset, fetch);
+  if (!fetched) {
+    spdlog::warn("read {} at {}: {}", cid, offset, fetched.error().describe());
+    return std::unexpected(fetched.error());
   }
-  counters_.gateway_bytes += buffer.size();
-  if (auto stored = content_->write(cid, offset, buffer.data(), buffer.size()); !stored)
-    spdlog::warn("content cache: {}", stored.error().describe());
+  const std::string& buffer = *fetched;
   std::size_t n = std::min(want, buffer.size());
   std::copy_n(buffer.data(), n, out);
   handle.next_offset = offset + n;
@@ -181,6 +173,21 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   if (sequential && !handle.ahead && end < file_size)
     start_prefetch(handle, cid, end, std::min<std::uint64_t>(handle.window, file_size - end));
   return n;
+}
+
+Result<std::string> Vfs::fetch_into_cache(const std::string& cid, std::uint64_t begin, std::uint64_t length) {
+  std::string buffer;
+  buffer.reserve(length);
+  ++counters_.gateway_reads;
+  auto got = gateway_->read(cid, "", begin, length, [&](const char* data, std::size_t n) {
+    buffer.append(data, n);
+    return buffer.size() <= length;
+  });
+  if (!got) return std::unexpected(got.error());
+  counters_.gateway_bytes += buffer.size();
+  if (auto stored = content_->write(cid, begin, buffer.data(), buffer.size()); !stored)
+    spdlog::warn("content cache: {}", stored.error().describe());
+  return buffer;
 }
 
 void Vfs::start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length) {
@@ -193,22 +200,9 @@ void Vfs::start_prefetch(Handle& handle, const std::string& cid, std::uint64_t b
     ++prefetches_;
   }
   std::thread([this, ahead, cid] {
-    const std::uint64_t length = ahead->end - ahead->begin;
-    std::string buffer;
-    buffer.reserve(length);
-    ++counters_.gateway_reads;
-    auto got = gateway_->read(cid, "", ahead->begin, length, [&](const char* data, std::size_t n) {
-      buffer.append(data, n);
-      return buffer.size() <= length;
-    });
-    if (got) {
-      counters_.gateway_bytes += buffer.size();
-      if (auto stored = content_->write(cid, ahead->begin, buffer.data(), buffer.size()); !stored)
-        spdlog::warn("content cache: {}", stored.error().describe());
-    } else {
-      // The reader fetches this range itself when it gets there, and reports the error if it persists.
+    // On failure the reader fetches this range itself when it gets there, and reports a lasting error.
+    if (auto got = fetch_into_cache(cid, ahead->begin, ahead->end - ahead->begin); !got)
       spdlog::debug("prefetch of {} at {}: {}", cid, ahead->begin, got.error().describe());
-    }
     {
       std::lock_guard lock(ahead->mu);
       ahead->done = true;

@@ -159,6 +159,8 @@ class Vfs {
 
   // reading
   Result<std::size_t> read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out);
+  // Reads [begin, begin + length) of cid from the gateway and stores it in the content cache.
+  Result<std::string> fetch_into_cache(const std::string& cid, std::uint64_t begin, std::uint64_t length);
   // Fetches [begin, begin + length) of cid into the content cache on a thread of its own (Handle::mu held).
   void start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length);
 
