@@ -58,7 +58,8 @@ std::string redact(std::string_view text) {
   auto& set = secret_set();
   std::shared_lock lock(set.mutex);
   for (const auto& secret : set.secrets) {
-    for (size_t pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + kMask.size())) {
+    for (size_t pos = out.find(secret); pos != std::string::npos;
+         pos = out.find(secret, pos + kMask.size())) {
       out.replace(pos, secret.size(), kMask);
     }
   }
@@ -74,7 +75,9 @@ void setup(std::string_view level, std::string_view file_path) {
   }
   auto logger = std::make_shared<spdlog::logger>("pinfs", std::make_shared<RedactingSink>(inner));
   logger->set_level(spdlog::level::from_str(std::string(level)));
-  logger->flush_on(spdlog::level::warn);
+  // A daemon's log file is read with tail -f while it runs: every line goes out at once. (A periodic flusher
+  // thread would not survive the fork that detaches the daemon.)
+  logger->flush_on(file_path.empty() ? spdlog::level::warn : spdlog::level::trace);
   spdlog::set_default_logger(logger);
 }
 

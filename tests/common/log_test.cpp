@@ -1,3 +1,5 @@
+#include "pinfs/common/log.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -5,7 +7,6 @@
 #include <sstream>
 
 #include "pinfs/common/error.hpp"
-#include "pinfs/common/log.hpp"
 
 namespace pinfs {
 namespace {
@@ -28,6 +29,19 @@ TEST(Redaction, LogFileNeverContainsSecret) {
   text << in.rdbuf();
   EXPECT_NE(text.str().find("[REDACTED]"), std::string::npos);
   EXPECT_EQ(text.str().find("k3y-0f-the-kingdom"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+// A detached daemon's log is read while it runs: a debug line is in the file without any explicit flush.
+TEST(LogFile, EveryLineIsWrittenAtOnce) {
+  std::string path = ::testing::TempDir() + "/pinfs-log-flush-" + std::to_string(::getpid()) + ".log";
+  log::setup("debug", path);
+  spdlog::debug("a line someone is waiting for with tail -f");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("a line someone is waiting for"), std::string::npos);
+  log::setup("warn", "");
   std::remove(path.c_str());
 }
 
