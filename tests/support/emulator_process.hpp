@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -214,6 +215,7 @@ class EmulatorProcess {
       ::close(out_pipe[1]);
       throw std::runtime_error("cannot open " + err_path);
     }
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
       ::close(out_pipe[0]);
@@ -222,6 +224,10 @@ class EmulatorProcess {
       throw std::runtime_error("fork failed");
     }
     if (pid == 0) {
+      // If the test process dies (a crash, an abort), SIGTERM this child too: nothing is left running, and
+      // a pinfs daemon unmounts on SIGTERM.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
       ::dup2(out_pipe[1], STDOUT_FILENO);
       ::dup2(err_fd, STDERR_FILENO);
       ::execve(argv[0], argv.data(), envp.data());

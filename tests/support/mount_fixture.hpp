@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -394,12 +395,17 @@ class PinfsMount {
     const std::string log = root_ + "/pinfs.log";
     int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0) throw std::runtime_error("cannot open " + log);
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
       ::close(log_fd);
       throw std::runtime_error("fork failed");
     }
     if (pid == 0) {
+      // If the test process dies (a crash, an abort), SIGTERM this child too: nothing is left running, and
+      // a pinfs daemon unmounts on SIGTERM.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
       int devnull = ::open("/dev/null", O_RDONLY);
       if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
       ::dup2(log_fd, STDOUT_FILENO);
