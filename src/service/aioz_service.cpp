@@ -1,61 +1,23 @@
 #include "pinfs/service/aioz_service.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "http_call.hpp"
 #include "pinfs/service/json_decode.hpp"
+#include "request_util.hpp"
 
 namespace pinfs::service {
 namespace {
 
+using detail::base_name;
+using detail::metadata_json;
+using detail::parse_cursor;
+using detail::write_metadata;
+using detail::write_string;
+using detail::Writer;
 using http::Method;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_metadata(Writer& w, const std::string& name, const KeyValues& keyvalues) {
-  w.StartObject();
-  w.Key("name");
-  write_string(w, name);
-  if (!keyvalues.empty()) {
-    w.Key("keyvalues");
-    w.StartObject();
-    for (const auto& [k, v] : keyvalues) {
-      write_string(w, k);
-      write_string(w, v);
-    }
-    w.EndObject();
-  }
-  w.EndObject();
-}
-
-std::string metadata_json(const std::string& name, const KeyValues& keyvalues) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  write_metadata(w, name, keyvalues);
-  return buffer.GetString();
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-Result<std::uint64_t> parse_cursor(const std::string& cursor) {
-  if (cursor.empty()) return 0;
-  std::uint64_t offset = 0;
-  auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), offset);
-  if (ec != std::errc() || end != cursor.data() + cursor.size())
-    return fail(EINVAL, "bad list cursor: " + cursor);
-  return offset;
-}
 
 Result<Pin> decode_pin(Result<http::Response> response, const KeyValues& sent_keyvalues) {
   if (!response) return std::unexpected(response.error());
@@ -68,8 +30,7 @@ Result<Pin> decode_pin(Result<http::Response> response, const KeyValues& sent_ke
 }  // namespace
 
 AiozService::AiozService(std::shared_ptr<http::HttpClient> http, std::string api_url, Credentials credentials)
-    : http_(std::move(http)), api_url_(std::move(api_url)) {
-  while (!api_url_.empty() && api_url_.back() == '/') api_url_.pop_back();
+    : http_(std::move(http)), api_url_(detail::without_trailing_slashes(std::move(api_url))) {
   auth_.emplace_back("pinning_api_key", credentials.api_key);
   auth_.emplace_back("pinning_secret_key", credentials.api_secret);
 }
@@ -158,7 +119,7 @@ Result<Pin> AiozService::upload_file(const FileUpload& upload) {
     return fail(ENOTSUP, "AIOZ computes CIDv1 only; CIDv0 uploads are not possible");
   http::Request r = request(Method::Post, "/pinning/");
   http::MultipartBody body;  // metadata first: a streaming server has it before the file's bytes
-  body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues), ""});
+  body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues, false), ""});
   body.parts.push_back({"file", base_name(upload.name.empty() ? upload.local_path : upload.name),
                         "application/octet-stream", "", upload.local_path});
   r.body = std::move(body);
@@ -177,11 +138,8 @@ Result<Pin> AiozService::upload_directory(const DirectoryUpload& upload) {
   if (upload.files.empty()) return fail(EINVAL, "AIOZ cannot pin an empty directory upload");
   http::Request r = request(Method::Post, "/pinning/");
   http::MultipartBody body;
-  body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues), ""});
-  for (const auto& file : upload.files) {
-    body.parts.push_back(
-        {"file", upload.name + "/" + file.relative_path, "application/octet-stream", "", file.local_path});
-  }
+  body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues, false), ""});
+  detail::add_directory_files(body, upload);
   r.body = std::move(body);
   auto pin = decode_pin(detail::call(*http_, r, "AIOZ directory upload"), upload.keyvalues);
   if (pin) {
@@ -199,7 +157,7 @@ Result<PinJob> AiozService::pin_by_cid(const std::string& cid, const std::string
   w.Key("hash_to_pin");
   write_string(w, cid);
   w.Key("metadata");
-  write_metadata(w, name, keyvalues);
+  write_metadata(w, name, keyvalues, false);
   w.EndObject();
   http::Request r = request(Method::Post, "/pinning/pinByHash");
   r.body = http::BufferBody{buffer.GetString()};

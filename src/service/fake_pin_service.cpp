@@ -91,7 +91,7 @@ Pin FakePinService::add_file(const std::string& name, const std::string& content
   std::string cid = import_locked(content, cid_version, &dag_size);
   if (!dag_sizes_) return pin_locked(cid, name, content.size(), false, std::move(keyvalues));
   Pin pin = pin_locked(cid, name, dag_size, false, std::move(keyvalues));
-  pins_.back().size_is_dag = pin.size_is_dag = true;
+  pins_.back().size_is_dag = pin.size_is_dag = dag_size != content.size();  // raw leaf: the same
   return pin;
 }
 

@@ -1,8 +1,15 @@
 #include "json_util.hpp"
+#include "pinfs/cid/cid.hpp"
 #include "pinfs/service/json_decode.hpp"
 
 namespace pinfs::service::json {
 namespace {
+
+// PinSize counts the DAG's encoded blocks; for a raw-leaf CID the one block is the file, so it is exact.
+bool pin_size_is_dag(const std::string& cid) {
+  auto parsed = cid::Cid::parse(cid);
+  return !(parsed && parsed->codec() == cid::Codec::Raw);
+}
 
 Result<Pin> pinata_row(const Value& row) {
   if (!row.IsObject()) return fail(EIO, "pinList: row is not an object");
@@ -11,7 +18,7 @@ Result<Pin> pinata_row(const Value& row) {
   pin.cid = string_member(row, "ipfs_pin_hash");
   if (pin.cid.empty()) return fail(EIO, "pinList: row without ipfs_pin_hash");
   pin.size = uint_member(row, "size").value_or(0);
-  pin.size_is_dag = true;
+  pin.size_is_dag = pin_size_is_dag(pin.cid);
   pin.pinned_at = time_member(row, "date_pinned");
   if (const Value* metadata = object_member(row, "metadata")) {
     pin.name = string_member(*metadata, "name");
@@ -57,7 +64,7 @@ Result<Pin> decode_pinata_upload(std::string_view body) {
   pin.cid = string_member(*doc, "IpfsHash");
   if (pin.cid.empty()) return fail(EIO, "pinFileToIPFS: answer has no IpfsHash");
   pin.size = uint_member(*doc, "PinSize").value_or(0);
-  pin.size_is_dag = true;
+  pin.size_is_dag = pin_size_is_dag(pin.cid);
   pin.pinned_at = time_member(*doc, "Timestamp");
   return pin;
 }

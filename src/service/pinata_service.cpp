@@ -1,64 +1,28 @@
 #include "pinfs/service/pinata_service.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "http_call.hpp"
 #include "pinfs/service/json_decode.hpp"
+#include "request_util.hpp"
 
 namespace pinfs::service {
 namespace {
 
+using detail::base_name;
+using detail::metadata_json;
+using detail::parse_cursor;
+using detail::write_metadata;
+using detail::write_string;
+using detail::Writer;
 using http::Method;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(Writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_metadata(Writer& w, const std::string& name, const KeyValues& keyvalues) {
-  w.StartObject();
-  w.Key("name");
-  write_string(w, name);
-  w.Key("keyvalues");
-  w.StartObject();
-  for (const auto& [k, v] : keyvalues) {
-    write_string(w, k);
-    write_string(w, v);
-  }
-  w.EndObject();
-  w.EndObject();
-}
-
-std::string metadata_json(const std::string& name, const KeyValues& keyvalues) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  write_metadata(w, name, keyvalues);
-  return buffer.GetString();
-}
 
 std::string options_json(int cid_version, bool wrap) {
   // cidVersion always explicit: the service default is UNCONFIRMED (PROTOCOLS.md §1).
   return "{\"cidVersion\":" + std::to_string(cid_version) +
          ",\"wrapWithDirectory\":" + (wrap ? "true" : "false") + "}";
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-Result<std::uint64_t> parse_cursor(const std::string& cursor) {
-  if (cursor.empty()) return 0;
-  std::uint64_t offset = 0;
-  auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), offset);
-  if (ec != std::errc() || end != cursor.data() + cursor.size())
-    return fail(EINVAL, "bad list cursor: " + cursor);
-  return offset;
 }
 
 Result<Pin> with_upload_metadata(Result<http::Response> response, const std::string& name,
@@ -76,8 +40,7 @@ Result<Pin> with_upload_metadata(Result<http::Response> response, const std::str
 
 PinataService::PinataService(std::shared_ptr<http::HttpClient> http, std::string api_url,
                              Credentials credentials)
-    : http_(std::move(http)), api_url_(std::move(api_url)) {
-  while (!api_url_.empty() && api_url_.back() == '/') api_url_.pop_back();
+    : http_(std::move(http)), api_url_(detail::without_trailing_slashes(std::move(api_url))) {
   if (!credentials.jwt.empty()) {
     auth_.emplace_back("Authorization", "Bearer " + credentials.jwt);
   } else {
@@ -153,7 +116,7 @@ Result<Pin> PinataService::upload_file(const FileUpload& upload) {
   http::Request r = request(Method::Post, "/pinning/pinFileToIPFS");
   // Fields before the file: a streaming server knows the CID version before the first byte.
   http::MultipartBody body;
-  body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues), ""});
+  body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues, true), ""});
   body.parts.push_back({"pinataOptions", "", "", options_json(upload.cid_version, false), ""});
   body.parts.push_back({"file", base_name(upload.name.empty() ? upload.local_path : upload.name),
                         "application/octet-stream", "", upload.local_path});
@@ -171,12 +134,9 @@ Result<Pin> PinataService::upload_directory(const DirectoryUpload& upload) {
   if (upload.files.empty()) return fail(EINVAL, "Pinata cannot pin an empty directory upload");
   http::Request r = request(Method::Post, "/pinning/pinFileToIPFS");
   http::MultipartBody body;
-  body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues), ""});
+  body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues, true), ""});
   body.parts.push_back({"pinataOptions", "", "", options_json(upload.cid_version, false), ""});
-  for (const auto& file : upload.files) {
-    body.parts.push_back(
-        {"file", upload.name + "/" + file.relative_path, "application/octet-stream", "", file.local_path});
-  }
+  detail::add_directory_files(body, upload);
   r.body = std::move(body);
   return with_upload_metadata(detail::call(*http_, r, "Pinata pinFileToIPFS (directory)"), upload.name,
                               upload.keyvalues, true);
@@ -190,7 +150,7 @@ Result<PinJob> PinataService::pin_by_cid(const std::string& cid, const std::stri
   w.Key("hashToPin");
   write_string(w, cid);
   w.Key("pinataMetadata");
-  write_metadata(w, name, keyvalues);
+  write_metadata(w, name, keyvalues, true);
   w.EndObject();
   http::Request r = request(Method::Post, "/pinning/pinByHash");
   r.body = http::BufferBody{buffer.GetString()};

@@ -9,7 +9,6 @@
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
-#include "pinfs/cid/cid.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "pinfs/vfs/vfs.hpp"
@@ -219,10 +218,8 @@ struct stat Vfs::attr_locked(const Node& node) const {
 }
 
 bool Vfs::size_known_locked(const Node& node) const {
-  if (node.kind != Kind::Pin || node.pin.is_dir || !node.pin.size_is_dag) return true;
-  if (file_sizes_.contains(node.pin.cid)) return true;
-  auto parsed = cid::Cid::parse(node.pin.cid);
-  return parsed && parsed->codec() == cid::Codec::Raw;  // a raw leaf is the file: its size is its bytes
+  return node.kind != Kind::Pin || node.pin.is_dir || !node.pin.size_is_dag ||
+         file_sizes_.contains(node.pin.cid);
 }
 
 std::uint64_t Vfs::file_size_locked(const Node& node) const {

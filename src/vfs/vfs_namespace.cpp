@@ -34,15 +34,23 @@ Vfs::NodePtr Vfs::top_dir_locked(Ino dir) {
   return node && node->kind == Kind::LocalDir ? node : nullptr;
 }
 
-Result<void> Vfs::unlink(Ino parent, const std::string& name) {
+Result<std::pair<Vfs::NodePtr, Vfs::NodePtr>> Vfs::named_entry(Ino parent, const std::string& name,
+                                                               std::unique_lock<std::mutex>& lock) {
   if (parent == kRootIno)
-    if (auto ok = ensure_index(); !ok) return ok;
-  std::unique_lock lock(mu_);
+    if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
+  lock.lock();
   auto dir = node_locked(parent);
   if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
   auto found = child_locked(dir, name, lock);
   if (!found) return std::unexpected(found.error());
-  auto node = *found;
+  return std::pair{dir, *found};
+}
+
+Result<void> Vfs::unlink(Ino parent, const std::string& name) {
+  std::unique_lock lock(mu_, std::defer_lock);
+  auto named = named_entry(parent, name, lock);
+  if (!named) return std::unexpected(named.error());
+  auto [dir, node] = *named;
   if (dir->kind == Kind::Control || node->kind == Kind::Control || node->kind == Kind::ControlFile)
     return fail(EROFS, "/.pinfs is read-only");
   if (node->is_directory()) return fail(EISDIR, name + " is a directory");
@@ -87,14 +95,10 @@ Result<void> Vfs::unlink(Ino parent, const std::string& name) {
 }
 
 Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
-  if (parent == kRootIno)
-    if (auto ok = ensure_index(); !ok) return ok;
-  std::unique_lock lock(mu_);
-  auto dir = node_locked(parent);
-  if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
-  auto found = child_locked(dir, name, lock);
-  if (!found) return std::unexpected(found.error());
-  auto node = *found;
+  std::unique_lock lock(mu_, std::defer_lock);
+  auto named = named_entry(parent, name, lock);
+  if (!named) return std::unexpected(named.error());
+  auto [dir, node] = *named;
   if (!node->is_directory()) return fail(ENOTDIR, name + " is not a directory");
   switch (node->kind) {
     case Kind::Pin: {

@@ -24,7 +24,8 @@ struct Pin {
   std::int64_t pinned_at = 0;  // unix seconds
   bool is_dir = false;
   KeyValues keyvalues;
-  bool size_is_dag = false;  // size counts the DAG's encoded blocks (Pinata's PinSize), not the file's bytes
+  bool size_is_dag = false;  // size counts the DAG's encoded blocks (Pinata's PinSize), not the file's bytes;
+                             // false when the two are equal (a raw-leaf CID)
 };
 
 // Identifies a pin to calls that need one: Pinata uses the CID, AIOZ the id.

@@ -151,6 +151,10 @@ class Vfs {
   void reconcile_locked();
   Result<NodePtr> child_locked(const NodePtr& parent, const std::string& name,
                                std::unique_lock<std::mutex>& lock);
+  // The directory parent and its entry name, with mu_ taken into the (unlocked) lock; the root's listing is
+  // refreshed first when due.
+  Result<std::pair<NodePtr, NodePtr>> named_entry(Ino parent, const std::string& name,
+                                                  std::unique_lock<std::mutex>& lock);
   Result<void> load_dirpin(const NodePtr& dir);
   // Fetches the next page of a streamed root listing into the index and the handle's items.
   Result<void> next_root_page(DirHandle& handle);
