@@ -1,5 +1,6 @@
 #include "pinfs/cache/pin_index.hpp"
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -13,7 +14,9 @@ class MemoryPinIndex final : public PinIndex {
     std::lock_guard lock(mu_);
     pins_.clear();
     for (auto& pin : pins) pins_[pin_key(pin)] = std::move(pin);
-    synced_at_ = synced_at;
+    state_.synced_at = synced_at;
+    state_.reconciled_at = synced_at;
+    state_.complete = true;
     ++generation_;
   }
   void upsert(const service::Pin& pin) override {
@@ -24,6 +27,23 @@ class MemoryPinIndex final : public PinIndex {
   void erase(const std::string& id) override {
     std::lock_guard lock(mu_);
     if (pins_.erase(id)) ++generation_;
+  }
+  void apply(const std::vector<service::Pin>& upserts, const std::vector<std::string>& erase_keys) override {
+    std::lock_guard lock(mu_);
+    for (const auto& pin : upserts) pins_[pin_key(pin)] = pin;
+    for (const auto& key : erase_keys) pins_.erase(key);
+    ++generation_;
+  }
+  void for_each(const std::function<void(const service::Pin&)>& visit) const override {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, pin] : pins_) visit(pin);
+  }
+  std::vector<service::Pin> by_name(const std::string& name) const override {
+    std::lock_guard lock(mu_);
+    std::vector<service::Pin> out;
+    for (const auto& [key, pin] : pins_)
+      if (pin.name == name) out.push_back(pin);
+    return out;
   }
   std::vector<service::Pin> all() const override {
     std::lock_guard lock(mu_);
@@ -53,15 +73,19 @@ class MemoryPinIndex final : public PinIndex {
     std::lock_guard lock(mu_);
     return generation_;
   }
-  std::optional<std::int64_t> synced_at() const override {
+  SyncState sync_state() const override {
     std::lock_guard lock(mu_);
-    return synced_at_;
+    return state_;
+  }
+  void set_sync_state(const SyncState& state) override {
+    std::lock_guard lock(mu_);
+    state_ = state;
   }
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, service::Pin> pins_;  // by pin_key
-  std::optional<std::int64_t> synced_at_;
+  SyncState state_;
   std::uint64_t generation_ = 0;
 };
 

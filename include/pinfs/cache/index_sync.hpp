@@ -1,0 +1,67 @@
+// Keeps the pin index in step with the account within the provider's rate budget (DESIGN.md §4):
+// a full listing page by page (the first mount, and a periodic reconcile that catches renames and metadata
+// edits, which no "changed since" filter reports), and between them an incremental refresh that asks only
+// for what changed since the last sync (Pinata: pinned since / unpinned since; AIOZ: newest first until
+// pins already known).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pinfs/cache/pin_index.hpp"
+#include "pinfs/common/error.hpp"
+#include "pinfs/service/pin_service.hpp"
+
+namespace pinfs::cache {
+
+// What one sync changed in the index, for the VFS to update its names and tell the kernel.
+struct IndexChanges {
+  std::vector<service::Pin> upserted;  // new pins, and pins whose name, metadata or size changed
+  std::vector<service::Pin> removed;   // as they were in the index before
+  bool full = false;                   // a complete listing (not an incremental refresh)
+  bool empty() const { return upserted.empty() && removed.empty(); }
+};
+
+struct IndexSyncOptions {
+  std::size_t page_size = 1000;
+  // An incremental refresh looks back this far before the last sync (clock skew, late commits).
+  std::chrono::seconds margin{300};
+  // A full listing at least this often; 0 = only the first one.
+  std::chrono::seconds reconcile_interval{std::chrono::hours(6)};
+};
+
+// One complete listing in progress, page by page, so that a first `ls` can return each page as it arrives.
+// Each page is stored in the index before next() returns it. finish() removes the pins not seen and marks
+// the index complete.
+class FullListing {
+ public:
+  virtual ~FullListing() = default;
+  virtual Result<std::vector<service::Pin>> next() = 0;  // the next page; empty once done()
+  virtual bool done() const = 0;
+  virtual Result<IndexChanges> finish() = 0;
+};
+
+class IndexSync {
+ public:
+  IndexSync(std::shared_ptr<service::PinService> service, PinIndex& index, IndexSyncOptions options);
+
+  std::unique_ptr<FullListing> start_full();
+  // Brings the index up to date: a full listing when it is not complete or a reconcile is due, else an
+  // incremental refresh (an unchanged account costs at most 2 list calls).
+  Result<IndexChanges> refresh();
+  std::uint64_t list_calls() const { return list_calls_; }
+
+ private:
+  Result<IndexChanges> incremental();
+  std::shared_ptr<service::PinService> service_;
+  PinIndex& index_;
+  IndexSyncOptions options_;
+  std::uint64_t list_calls_ = 0;
+};
+
+}  // namespace pinfs::cache
