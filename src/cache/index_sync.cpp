@@ -67,7 +67,10 @@ class FullListingImpl final : public FullListing {
     ++*calls_;
     auto page = service_->list(q);
     if (!page) return std::unexpected(page.error());
-    if (page->total) total_ = page->total;
+    if (page->total) {
+      if (total_ && *total_ != *page->total) total_changed_ = true;
+      total_ = page->total;
+    }
     PageDelta delta = delta_of(index_, page->pins);
     index_.apply(delta.changed, delta.superseded_keys);
     for (const auto& pin : page->pins) seen_.push_back(key_hash(pin_key(pin)));
@@ -90,12 +93,13 @@ class FullListingImpl final : public FullListing {
     changes_.full = true;
     changes_.initial = initial_;
     SyncState state = index_.sync_state();
-    const bool skipped = total_ && seen_.size() < *total_;
+    const bool skipped = total_changed_ || (total_ && seen_.size() < *total_);
     if (skipped) {
       spdlog::warn(
-          "pin listing saw {} pins of the {} the service counts (pages shifted under a change); "
-          "keeping every pin and listing again at the next refresh",
-          seen_.size(), *total_);
+          "pin listing saw {} pins, the service counts {}{}: pages may have shifted under a change, "
+          "so no pin is removed and the next refresh lists again",
+          seen_.size(), total_.value_or(0), total_changed_ ? " (the count changed meanwhile)" : "");
+      state.reconciled_at.reset();  // due at once
     } else {
       const std::int64_t keep_after = started_at_ - options_.margin.count();
       std::vector<std::string> gone;
@@ -126,6 +130,7 @@ class FullListingImpl final : public FullListing {
   bool done_ = false;
   bool finished_ = false;
   std::optional<std::uint64_t> total_;
+  bool total_changed_ = false;
   std::vector<std::uint64_t> seen_;
   IndexChanges changes_;
 };

@@ -45,9 +45,9 @@ struct IndexSyncOptions {
 // Each page is stored in the index before next() returns it (a failed next() may be called again: it
 // retries the same page). finish() (once done()) removes the pins not seen and marks the index complete.
 // Pins dated after the listing started (less the margin) are never removed by it: they may have landed
-// on a page already read. When the listing saw fewer distinct pins than the service's count (pages shifted
-// under a concurrent removal), nothing is removed and the reconcile stays due, so the next refresh lists
-// again instead of dropping a pin that was only skipped.
+// on a page already read. When the service's count changed between pages, or the listing saw fewer distinct
+// pins than it (offset pages shift under a concurrent removal), nothing is removed and the reconcile stays
+// due, so the next refresh lists again instead of dropping a pin that was only skipped.
 class FullListing {
  public:
   virtual ~FullListing() = default;
