@@ -19,6 +19,7 @@ struct Config {
   std::vector<std::string> rate_limits;  // CLASS=N/min
   std::string log_level = "warn";
   int threads = 64;
+  int bulk_pins = 0;  // --bulk-pins: at least this many bulk-* pins at start
 };
 
 // Parses the command line. Returns ECANCELED after printing --help (exit 0).
