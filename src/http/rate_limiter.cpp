@@ -100,13 +100,13 @@ void RateLimiter::learn(const std::string& rate_class, const RateAnnouncement& a
   if (a.empty()) return;
   std::lock_guard lock(mutex_);
   auto& st = state(rate_class);
-  if (!a.limit) {
+  if (!a.limit || *a.limit <= 0) {  // a limit of 0 would stop the class for good: not a usable window
     // Only "nothing left until then": honour it without inventing a limit.
     if (a.remaining && *a.remaining <= 0 && a.reset) st.blocked_until = std::max(st.blocked_until, *a.reset);
     changed_.notify_all();
     return;
   }
-  const long long limit = std::max(0LL, *a.limit);
+  const long long limit = *a.limit;
   const Clock::time_point reset = a.reset.value_or(now + kWindow);
   const long long later = ticket <= st.granted ? static_cast<long long>(st.granted - ticket) : 0;
   const long long left = std::max(0LL, a.remaining.value_or(limit - 1) - later);

@@ -132,6 +132,8 @@ TEST(RateLimiter, RemainingZeroWithoutLimitBlocksUntilReset) {
   EXPECT_FALSE(limiter.try_acquire("c", t0 + 2s).granted);
   EXPECT_TRUE(limiter.try_acquire("c", t0 + 3s).granted);
   EXPECT_FALSE(limiter.announced("c", t0).has_value());
+  limiter.learn("c", window(0, 0, t0 + 60s), 0, t0 + 3s);  // "0 a minute" is no window to live by
+  EXPECT_FALSE(limiter.announced("c", t0 + 3s).has_value());
 }
 
 // A waiter held by a guess goes as soon as an announcement allows more (no waiting on a guessed limit).
