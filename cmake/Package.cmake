@@ -3,13 +3,14 @@
 # fuse3 for fusermount3, which libfuse runs to mount and unmount as a user.
 set(CPACK_PACKAGE_NAME pinfs)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "pinfs maintainers <pinfs@localhost.localdomain>")
+set(CPACK_PACKAGE_CONTACT "pinfs maintainers <maintainers@pinfs.example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "mount an IPFS pinning-service account as a drive")
 string(CONCAT CPACK_PACKAGE_DESCRIPTION
-       "pinfs mounts a Pinata or AIOZ W3IPFS pinning-service account as a FUSE filesystem: copying a\n"
-       "file in pins it, rm unpins it, and reads come through the service's gateway with a local\n"
-       "cache. The package also holds pinfs-emulator, a local service speaking the same APIs, the\n"
-       "mount.fuse.pinfs helper for mount(8) and fstab, and systemd units.")
+       "pinfs mounts a Pinata or AIOZ W3IPFS pinning-service account as a\n"
+       "FUSE filesystem: copying a file in pins it, rm unpins it, and reads\n"
+       "come through the service's gateway with a local cache. The package\n"
+       "also holds pinfs-emulator, a local service speaking the same APIs,\n"
+       "the mount.fuse.pinfs helper for mount(8) and fstab, and systemd units.")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
