@@ -93,14 +93,16 @@ STOP
   chmod +x "$WORK/stop.sh"
   cat <<EOF
 
-== kept: the emulator (pid $EMULATOR_PID, $URL) and the mount at $MNT are up. Look around:
-   ls -l $MNT                      # the account's pins
-   cp ~/some-file $MNT/            # pins it (close() returns once pinned)
-   getfattr -d $MNT/hello.txt      # CID, pin id, status; setfattr -n user.meta.KEY -v V edits metadata
-   cat $MNT/.pinfs/status          # figures as JSON; $BUILD/pinfs status $MNT for a summary
-   mv $MNT/hello.txt $MNT/hi.txt   # renames the pin; rm $MNT/hi.txt unpins it
-   $BUILD/pinfs cid FILE           # the CID a file will get, offline
-   logs: $WORK/emulator.log (emulator), $WORK/cache/pinfs.log (pinfs)
+== kept: the emulator (pid $EMULATOR_PID, $URL) and the mount at $MNT are up.
+Look around, in another shell too (cd $MNT):
+   ls -l                                      the account's pins
+   cp ~/some-file .                           pins it (cp returns once it is pinned)
+   getfattr -d hello.txt                      its CID, pin id and status
+   setfattr -n user.meta.color -v blue hello.txt   sets a metadata key of the pin
+   mv hello.txt hi.txt; rm hi.txt             renames the pin, then unpins it
+   cat .pinfs/status                          figures as JSON; $BUILD/pinfs status $MNT sums them up
+   $BUILD/pinfs cid FILE                      the CID FILE will get, computed offline
+Logs: $WORK/emulator.log (emulator), $WORK/cache/pinfs.log (pinfs).
 To stop: $WORK/stop.sh   (unmounts once uploads are done, stops the emulator, removes $WORK)
 EOF
   exit 0
