@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(
+  # packaging: man pages (scdoc, man-db renders them in tests), the .deb (dpkg-shlibdeps), lintian, and
+  # systemd-analyze verify of the units and systemd-nspawn to run them under systemd
+  scdoc man-db dpkg-dev lintian systemd systemd-container
   # build
   build-essential cmake pkg-config clang-format git
   # libraries (DESIGN.md §6)
@@ -12,9 +15,6 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
   fuse3 attr curl rsync ipfs-cid openssl
-  # packaging: man pages (scdoc, man-db renders them in tests), the .deb (dpkg-shlibdeps), lintian, and
-  # systemd-analyze verify of the units and systemd-nspawn to run them under systemd
-  scdoc man-db dpkg-dev lintian systemd systemd-container
 )
 # Node.js + npm run the Pinata SDK conformance test. The machine usually brings them (a nodesource build,
 # which Debian's npm package conflicts with); only where they are missing do Debian's come in.
