@@ -19,7 +19,9 @@ struct Config {
   std::vector<std::string> rate_limits;  // CLASS=N/min
   std::string log_level = "warn";
   int threads = 64;
-  int bulk_pins = 0;  // --bulk-pins: at least this many bulk-* pins at start
+  int latency_ms = 0;         // before each API/gateway reply; 0: none
+  double bandwidth_mbit = 0;  // per-connection cap on reply bodies; 0: none
+  int bulk_pins = 0;          // --bulk-pins: at least this many bulk-* pins at start
 };
 
 // Parses the command line. Returns ECANCELED after printing --help (exit 0).

@@ -23,10 +23,13 @@ struct ServiceConfig {
   std::string api_url;      // e.g. https://api.pinata.cloud, https://api.w3ipfs.storage/api
   std::string gateway_url;  // e.g. https://gateway.pinata.cloud (the "/ipfs/<cid>" is appended)
   Credentials credentials;
-  std::string ca_path;                         // empty: system CAs
-  bool tls_verify = true;                      // only ever off when explicitly asked
-  std::optional<double> rate_per_minute;       // overall token bucket; provider default when unset
-  std::optional<double> list_rate_per_minute;  // Pinata /data/ class; provider default when unset
+  std::string ca_path;     // empty: system CAs
+  bool tls_verify = true;  // only ever off when explicitly asked
+  // Requests per minute assumed until the service announces its limits (X-RateLimit-*); the documented
+  // lowest plan's rate when unset, none when <= 0. rate_per_minute: Pinata account-wide and /pinning/,
+  // AIOZ every call; list_rate_per_minute: Pinata /data/.
+  std::optional<double> rate_per_minute;
+  std::optional<double> list_rate_per_minute;
   int max_retries = 5;
   long connect_timeout_s = 10;
   long low_speed_time_s = 60;  // abort a transfer slower than 1 byte/s for this long
