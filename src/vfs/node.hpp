@@ -57,6 +57,8 @@ struct Vfs::LocalFile {
   std::uint64_t sent = 0;  // upload progress
   int attempts = 0;
   std::int64_t next_attempt_ms = 0;
+  bool closed = false;       // its journal row says "queued": a writer closed it since it was last opened
+  bool interrupted = false;  // found still being written by an earlier mount: never uploaded unless reopened
   // Read without the lock by getattr (mode 0644 while editable):
   std::atomic<UploadState> state{UploadState::Local};
 

@@ -1,12 +1,14 @@
 #include "uploads.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/pin_index.hpp"
@@ -34,6 +36,7 @@ cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file) {
     entry.replaces_id = file.replaces->id;
     entry.replaces_cid = file.replaces->cid;
   }
+  entry.state = file.closed ? "queued" : "writing";
   return entry;
 }
 
@@ -55,12 +58,43 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
   if (!entries) return std::unexpected(entries.error());
   std::vector<FilePtr> resumed;
   std::lock_guard lock(mu_);
+  std::set<std::string> journaled;
   for (const auto& entry : *entries) {
     int fd = ::open(entry.staging_path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-      spdlog::error("journal names {} for {} but the staged file is gone; dropping the entry",
-                    entry.staging_path, entry.name);
+      // A "writing" row whose file is missing was never created; a "queued" one lost its data (or its
+      // copy went into the content cache just before the row would have gone).
+      if (entry.state == "writing")
+        spdlog::info("journal row for {} has no staged file (never created); dropping it", entry.name);
+      else
+        spdlog::error("journal names {} for {} but the staged file is gone; dropping the entry",
+                      entry.staging_path, entry.name);
       (void)journal_->remove(entry.id);
+      continue;
+    }
+    journaled.insert(std::filesystem::path(entry.staging_path).filename().string());
+    if (entry.state == "writing") {
+      // Its writer never closed it: kept as a local file with its bytes, not uploaded half-written.
+      auto file = std::make_shared<Vfs::LocalFile>();
+      file->fd = fd;
+      file->name = entry.name;
+      file->staging = entry.staging_path;
+      struct stat st {};
+      file->size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+      file->keyvalues = entry.keyvalues;
+      file->journal_id = entry.id;
+      file->state = UploadState::Failed;
+      file->reason = "interrupted";
+      file->interrupted = true;
+      file->resumed = true;
+      file->sequential = false;  // the CID is computed from the staged file if it is ever closed again
+      file->mtime = st.st_mtim.tv_sec;
+      files_.push_back(file);
+      resumed.push_back(file);
+      spdlog::warn(
+          "{} was still being written when the last mount stopped: kept locally ({} bytes), "
+          "status failed: interrupted",
+          entry.name, file->size.load());
       continue;
     }
     auto file = std::make_shared<Vfs::LocalFile>();
@@ -73,6 +107,7 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
     file->journal_id = entry.id;
     file->state = UploadState::Queued;
     file->resumed = true;
+    file->closed = true;
     file->mtime = now_seconds();
     if (!entry.replaces_id.empty() || !entry.replaces_cid.empty())
       file->replaces = service::PinRef{entry.replaces_id, entry.replaces_cid};
@@ -81,7 +116,48 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
     resumed.push_back(file);
     spdlog::info("resuming upload of {} ({} bytes) from the journal", entry.name, entry.size);
   }
+  adopt_orphans_locked(journaled, resumed);
   return resumed;
+}
+
+// Staged files without a journal row (a mount that stopped between creating the file and its row, or a
+// file of a new directory that was never uploaded): empty ones are removed, others are kept as interrupted
+// local files named recovered-<staged name>, so that no byte is lost and each can be read or removed.
+void Uploads::adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(options_.cache_dir + "/staging", ec)) {
+    auto base = item.path().filename().string();
+    if (journaled.contains(base) || !item.is_regular_file(ec)) continue;
+    auto size = item.file_size(ec);
+    if (ec || size == 0) {
+      spdlog::info("removing empty staged file {} that no journal row names", item.path().string());
+      fs::remove(item.path(), ec);
+      continue;
+    }
+    int fd = ::open(item.path().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    auto file = std::make_shared<Vfs::LocalFile>();
+    file->fd = fd;
+    file->name = "recovered-" + base;
+    file->staging = item.path().string();
+    file->size = size;
+    file->state = UploadState::Failed;
+    file->reason = "interrupted";
+    file->interrupted = true;
+    file->resumed = true;
+    file->sequential = false;
+    file->mtime = now_seconds();
+    auto id = journal_->add(journal_entry_of(*file));
+    if (!id) {
+      spdlog::error("cannot journal the orphan staged file {}: {}", file->staging, id.error().describe());
+      continue;
+    }
+    file->journal_id = *id;
+    files_.push_back(file);
+    resumed.push_back(file);
+    spdlog::warn("staged file {} had no journal row: kept as {} ({} bytes)", file->staging, file->name, size);
+  }
 }
 
 void Uploads::start_worker() {
@@ -105,17 +181,29 @@ std::string Uploads::staging_path() {
          ".data";
 }
 
+// The journal row comes first, then the staged file: a file in staging/ always has its row (files of a
+// new directory are uploaded with it and have none; see adopt_orphans_locked).
 Result<Uploads::FilePtr> Uploads::create(const std::string& name, Ino parent) {
   auto file = std::make_shared<Vfs::LocalFile>();
+  file->name = name;
+  file->parent = parent;
   {
     std::lock_guard lock(mu_);
     file->staging = staging_path();
+    if (parent == kRootIno && journal_) {
+      auto id = journal_->add(journal_entry_of(*file));
+      if (!id) return fail(EIO, "journal: " + id.error().describe());
+      file->journal_id = *id;
+    }
   }
   file->fd = ::open(file->staging.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (file->fd < 0) return fail_errno("create staging file " + file->staging);
+  if (file->fd < 0) {
+    auto error = fail_errno("create staging file " + file->staging);
+    std::lock_guard lock(mu_);
+    if (file->journal_id) (void)journal_->remove(file->journal_id);
+    return error;
+  }
   file->importer = std::make_unique<cid::FileImporter>(cid::ImportOptions{options_.cid_version});
-  file->name = name;
-  file->parent = parent;
   file->dirty = true;
   file->mtime = now_seconds();
   file->writers = 1;
@@ -165,6 +253,8 @@ Result<void> Uploads::commit(const FilePtr& file) {
       if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
     }
     std::lock_guard lock(mu_);
+    file->closed = true;
+    file->interrupted = false;
     auto entry = journal_entry_of(*file);
     if (entry.id) {
       if (auto ok = journal_->update(entry); !ok) return fail(EIO, ok.error().describe());
@@ -179,6 +269,15 @@ Result<void> Uploads::commit(const FilePtr& file) {
     wake_.notify_all();
     spdlog::info("{} queued for upload ({} bytes, {})", file->name, file->size.load(), file->cid);
     return {};
+  }
+  {
+    // Closed: from now on a crash resumes the upload (the remote dedupe check at resume avoids a double
+    // pin). The staged bytes are in the page cache, which a killed daemon does not lose.
+    std::lock_guard lock(mu_);
+    file->closed = true;
+    file->interrupted = false;
+    if (auto ok = file->journal_id ? journal_->update(journal_entry_of(*file)) : Result<void>{}; !ok)
+      return fail(EIO, ok.error().describe());
   }
   return upload_now(file);
 }
@@ -263,7 +362,8 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     std::lock_guard lock(mu_);
     file->state = UploadState::Failed;
     file->reason = problem;
-    if (!file->journal_id && journal_) {  // so a new mount retries it
+    if (!file->journal_id && journal_ && file->parent == kRootIno) {  // so a new mount retries it
+      file->closed = true;
       if (auto id = journal_->add(journal_entry_of(*file))) file->journal_id = *id;
     }
     return fail(errnum, "upload of " + upload.name + " failed: " + problem);
@@ -321,6 +421,12 @@ void Uploads::discard_locked(const FilePtr& file) {
   file->journal_id = 0;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
   files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
+  if (!file->closed) return {};
+  file->closed = false;  // a crash while it is open again leaves it interrupted, not half-uploaded
+  return journal_update_locked(*file);
 }
 
 void Uploads::pinned_in_directory_locked(const FilePtr& file) {
@@ -437,7 +543,7 @@ std::vector<std::string> Uploads::finish_pending(bool wait) {
     std::lock_guard lock(mu_);
     for (const auto& file : files_)
       if (file->parent == kRootIno && !file->deleted && file->state != UploadState::Pinned &&
-          file->job_status.empty())
+          file->job_status.empty() && !file->interrupted)
         pending.push_back(file);
   }
   std::vector<std::string> failed;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,7 +58,9 @@ class Uploads {
   // ---- mu_ held ----
   void discard_locked(const FilePtr& file);  // rm: the staged data goes, no service call
   Result<void> journal_update_locked(const Vfs::LocalFile& file);
-  void pinned_in_directory_locked(const FilePtr& file);  // its new directory was pinned as one
+  void pinned_in_directory_locked(const FilePtr& file);
+  // Opened for writing again (after a failed upload): its row goes back to "writing".
+  Result<void> reopened_for_writing_locked(const FilePtr& file);  // its new directory was pinned as one
 
   // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin.
   void adopt_job_pins();
@@ -70,6 +73,7 @@ class Uploads {
 
  private:
   std::string staging_path();
+  void adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed);
   void adopt_locked(const FilePtr& file, const service::Pin& pin);
   void worker_loop();
 

@@ -67,6 +67,8 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
         handle->retry_failed = file->state == UploadState::Failed;
         auto up = uploads_->lock();
         ++file->writers;
+        if (auto ok = uploads_->reopened_for_writing_locked(file); !ok)
+          return fail(EIO, ok.error().describe());
       }
       break;
     }
