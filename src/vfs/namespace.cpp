@@ -1,5 +1,7 @@
 #include "namespace.hpp"
 
+#include <malloc.h>
+
 #include <cassert>
 
 #include "pinfs/common/log.hpp"
@@ -213,7 +215,7 @@ void Namespace::rebuild_names() {
   // what their node shows (a rename elsewhere keeps the inode; a size or date may change).
   std::vector<PinName> slim;
   std::vector<std::string> keys;
-  std::vector<std::pair<std::size_t, service::Pin>> with_node;
+  std::vector<std::pair<std::size_t, PinData>> with_node;
   slim.reserve(index_->size());
   keys.reserve(index_->size());
   index_->for_each([&](const service::Pin& pin) {
@@ -222,13 +224,15 @@ void Namespace::rebuild_names() {
     if (!pin.id.empty() && !by_key_.contains("pin:" + key))
       if (auto it = by_key_.find("pin:cid:" + pin.cid); it != by_key_.end())
         by_key_["pin:" + key] = it->second;
-    if (by_key_.contains("pin:" + key)) with_node.emplace_back(slim.size(), pin);
+    if (by_key_.contains("pin:" + key)) with_node.emplace_back(slim.size(), pin_data_of(pin));
     slim.push_back({pin.name, pin.cid, pin.id});
     keys.push_back(std::move(key));
   });
   auto names = shown_names(slim);
   std::map<std::string, std::string> fresh;
   for (std::size_t i = 0; i < slim.size(); ++i) fresh.emplace(names[i], keys[i]);
+  slim.clear();
+  slim.shrink_to_fit();
   if (!first) {
     std::unordered_map<std::string, bool> present;
     present.reserve(keys.size());
@@ -249,16 +253,28 @@ void Namespace::rebuild_names() {
       if (auto it = pin_names_.find(name); it == pin_names_.end() || it->second != key)
         note(KernelNote::What::Entry, kRootIno, 0, name);
   }
-  for (const auto& [i, pin] : with_node) {
+  for (auto& [i, data] : with_node) {
     auto n = node(by_key_["pin:" + keys[i]]);
     if (!n || !n->pin()) continue;
-    auto before = *n->pin();
-    pin_node(pin, names[i]);
-    if (!first && (before.size != pin.size || before.pinned_at != pin.pinned_at))
+    auto* current = n->pin();
+    if (!first && (current->size != data.size || current->pinned_at != data.pinned_at))
       note(KernelNote::What::Inode, 0, n->ino, "");
+    data.listing = std::move(current->listing);
+    data.verified = current->verified;
+    *current = std::move(data);
+    n->name = names[i];
   }
   if (!first && fresh != pin_names_) note(KernelNote::What::Inode, 0, kRootIno, "");
   pin_names_ = std::move(fresh);
+  // The transient vectors above are as large as the account: give their pages back, so that the daemon's
+  // resident size is what it keeps, not what a rebuild once needed (DESIGN.md §7 memory target).
+  if (keys.size() >= 10000) {
+    keys.clear();
+    keys.shrink_to_fit();
+    names.clear();
+    names.shrink_to_fit();
+    malloc_trim(0);
+  }
 }
 
 std::optional<std::string> Namespace::pin_key_named(const std::string& shown) {
