@@ -297,6 +297,10 @@ void add_mount_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--poll-interval", f.poll_interval,
                   "Seconds after which changes made elsewhere appear (default: 60)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--reconcile-interval", f.reconcile_interval,
+                  "Seconds between full listings, which catch renames and metadata edits made elsewhere; the "
+                  "polls between ask only for pins added or removed (default: 21600; 0: only the first)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--rate-per-minute", f.rate_per_minute,
                   "Requests per minute to assume until the service announces its limits (X-RateLimit-*): "
                   "Pinata account-wide and /pinning/, AIOZ every call (default: the lowest plan's, Pinata "

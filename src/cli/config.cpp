@@ -331,6 +331,13 @@ Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLooku
   if (!(poll > 0) || poll > 86400.0 * 365)
     return fail(EINVAL, "poll interval " + std::to_string(poll) + " s: must be positive (seconds)");
   v.poll_interval = std::chrono::seconds(static_cast<std::int64_t>(std::ceil(poll)));
+  if (flags.reconcile_interval) {
+    const double every = *flags.reconcile_interval;
+    if (!(every >= 0) || every > 86400.0 * 365)
+      return fail(EINVAL,
+                  "reconcile interval " + std::to_string(every) + " s: must be 0 or positive (seconds)");
+    v.reconcile_interval = std::chrono::seconds(static_cast<std::int64_t>(std::ceil(every)));
+  }
   if (profile && profile->cache_max_bytes) v.cache_max_bytes = *profile->cache_max_bytes;
   v.uid = ::getuid();
   v.gid = ::getgid();

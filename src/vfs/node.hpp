@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "pinfs/cache/index_sync.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cid/importer.hpp"
 #include "pinfs/vfs/vfs.hpp"
@@ -247,11 +248,10 @@ struct Prefetch {
 
 // The account's first listing, read page by page while `ls` reads the root (see Vfs::next_root_page).
 struct RootStream {
-  std::mutex mu;  // one page at a time for this handle
-  service::ListQuery query;
-  std::set<std::string> seen;   // pin keys the listing brought so far
-  std::set<std::string> shown;  // pin keys already among the handle's items
-  bool done = false;            // guarded by mu
+  std::mutex mu;                                // one page at a time for this handle
+  std::unique_ptr<cache::FullListing> listing;  // IndexSync's, page by page (Vfs::refresh_mu_ held)
+  std::set<std::string> shown;                  // pin keys already among the handle's items
+  bool done = false;                            // guarded by mu
 };
 
 struct Vfs::DirHandle {

@@ -4,6 +4,7 @@
 #include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/content_cache.hpp"
+#include "pinfs/cache/index_sync.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "uploads.hpp"
@@ -96,6 +97,8 @@ std::string Vfs::status_json() {
            ",\"next_refresh\":" +
            (options_.poll_interval.count() > 0 && state.complete ? std::to_string(next_refresh_.load())
                                                                  : "null") +
+           ",\"next_reconcile\":" + (sync_ ? std::to_string(sync_->next_reconcile_at()) : "null") +
+           ",\"list_calls\":" + std::to_string(sync_ ? sync_->list_calls() : 0) +
            ",\"poll_interval\":" + std::to_string(options_.poll_interval.count()) + "}";
   }
   {

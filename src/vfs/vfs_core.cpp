@@ -6,7 +6,9 @@
 
 #include "namespace.hpp"
 #include "node.hpp"
+#include "pinfs/cache/cache_dir_lock.hpp"
 #include "pinfs/cache/content_cache.hpp"
+#include "pinfs/cache/index_sync.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/common/log.hpp"
@@ -46,14 +48,25 @@ Vfs::~Vfs() {
 Result<void> Vfs::start() {
   namespace fs = std::filesystem;
   if (options_.cache_dir.empty()) return fail(EINVAL, "no cache directory given");
+  // First: one mount per cache dir, for the mount's life (EBUSY at once, naming the dir and the holder).
+  auto dir_lock = cache::CacheDirLock::acquire(options_.cache_dir);
+  if (!dir_lock) return std::unexpected(dir_lock.error());
+  dir_lock_ = std::move(*dir_lock);
   std::error_code ec;
   fs::create_directories(options_.cache_dir + "/staging", ec);
   if (ec) return fail(EIO, "cannot create " + options_.cache_dir + "/staging: " + ec.message());
   auto content = cache::ContentCache::open(options_.cache_dir + "/content", options_.cache_max_bytes);
   if (!content) return std::unexpected(content.error());
   content_ = std::move(*content);
-  // The pin index (the one line that chooses it: the SQLite index in the cache dir once it is in).
-  ns_->set_index(cache::make_memory_pin_index());
+  // The pin index persists in the cache dir: a remount answers from it before any list call.
+  auto index = cache::open_sqlite_pin_index(options_.cache_dir + "/index.sqlite");
+  if (!index) return std::unexpected(index.error());
+  ns_->set_index(std::move(*index));
+  cache::IndexSyncOptions sync_options;
+  sync_options.page_size = service_->capabilities().max_page_size;
+  sync_options.reconcile_interval = options_.reconcile_interval;
+  sync_options.clock = options_.clock;
+  sync_ = std::make_unique<cache::IndexSync>(service_, ns_->index(), std::move(sync_options));
 
   auto resumed = uploads_->open(ns_->index(), content_.get());
   if (!resumed) return std::unexpected(resumed.error());

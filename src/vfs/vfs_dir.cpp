@@ -4,6 +4,7 @@
 
 #include "namespace.hpp"
 #include "node.hpp"
+#include "pinfs/cache/index_sync.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/dagpb.hpp"
 #include "pinfs/common/log.hpp"
@@ -17,11 +18,11 @@ namespace pinfs::vfs {
 // poll_interval 0 refreshes before every root operation instead.
 Result<void> Vfs::ensure_index() {
   if (ns_->index().synced_at() && options_.poll_interval.count() > 0) return {};
-  return sync_index(false);
+  return sync_index(false, true);
 }
 
 Result<void> Vfs::refresh() {
-  auto ok = sync_index(true);
+  auto ok = sync_index(true, true);
   send_notes();
   return ok;
 }
@@ -306,7 +307,6 @@ Result<std::uint64_t> Vfs::opendir(Ino ino) {
   for (auto& item : *children) handle->items.push_back(std::move(item));
   if (stream && dir->kind() == Kind::Root) {
     handle->stream = std::make_unique<RootStream>();
-    handle->stream->query.page_size = service_->capabilities().max_page_size;
     for (const auto& [name, node] : handle->items)
       if (node->kind() == Kind::Pin) handle->stream->shown.insert(node->pin_key());
   }
@@ -328,23 +328,18 @@ Result<void> Vfs::next_root_page(DirHandle& handle) {
   // Another listing may have completed meanwhile: then its result is what is left to show.
   bool complete = index.synced_at().has_value();
   if (!complete) {
-    ++counters_.list_calls;
-    auto page = service_->list(s.query);
+    // IndexSync's full listing: each page is in the index before next() returns it.
+    if (!s.listing) s.listing = sync_->start_full();
+    auto page = s.listing->next();
+    count_list_calls();
     if (!page) return std::unexpected(page.error());
-    index.apply(page->pins, {});
-    for (const auto& pin : page->pins) s.seen.insert(cache::pin_key(pin));
-    complete = page->next_cursor.empty() || page->pins.empty();
-    s.query.cursor = page->next_cursor;
+    complete = s.listing->done();
     if (complete) {
-      std::vector<std::string> gone;
-      index.for_each([&](const service::Pin& pin) {
-        if (!s.seen.contains(cache::pin_key(pin))) gone.push_back(cache::pin_key(pin));
-      });
-      index.apply({}, gone);
-      auto now = now_seconds();
-      index.set_sync_state({now, now, true});
-      spdlog::debug("pin list streamed: {} pins", s.seen.size());
-      s.seen.clear();
+      auto finished = s.listing->finish();
+      s.listing.reset();
+      if (!finished) return std::unexpected(finished.error());
+      next_refresh_ = now_seconds() + options_.poll_interval.count();
+      spdlog::debug("pin list streamed: {} pins", index.size());
     }
   }
   auto lock = ns_->lock();

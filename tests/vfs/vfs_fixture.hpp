@@ -29,6 +29,11 @@ class VfsFixture : public ::testing::Test {
     options_.upload_retry_delay = std::chrono::milliseconds(10);
     options_.dir_quiet_delay = std::chrono::milliseconds(50);
     fake_ = std::make_shared<service::FakePinService>();
+    // The index's sync bookkeeping runs on the fake's clock, which dates its pins.
+    options_.clock = [fake = std::weak_ptr(fake_)] {
+      auto f = fake.lock();
+      return f ? f->now() : std::int64_t{0};
+    };
   }
 
   void TearDown() override {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace pinfs::vfs {
@@ -17,7 +18,12 @@ struct VfsOptions {
   int cid_version = 1;
   uid_t uid = 0;  // owner shown for every entry (the mounting user)
   gid_t gid = 0;
-  std::chrono::seconds poll_interval{60};           // remote changes appear within this
+  std::chrono::seconds poll_interval{60};  // remote changes appear within this
+  // A full listing at least this often, catching renames and metadata edits made elsewhere (no
+  // "changed since" filter reports them); the polls between are incremental. 0 = only the first listing.
+  std::chrono::seconds reconcile_interval{std::chrono::hours(6)};
+  // Unix seconds now for the index's sync bookkeeping; the system clock when empty (tests: the fake's).
+  std::function<std::int64_t()> clock;
   std::chrono::milliseconds dir_quiet_delay{2000};  // new directory uploaded after this much quiet
   std::uint64_t cache_max_bytes = 10ull << 30;
   // Added by the filesystem layer:

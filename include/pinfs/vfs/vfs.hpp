@@ -28,6 +28,9 @@ namespace pinfs::cache {
 class ContentCache;
 class UploadJournal;
 class PinIndex;
+class IndexSync;
+class CacheDirLock;
+struct IndexChanges;
 }  // namespace pinfs::cache
 
 namespace pinfs::vfs {
@@ -157,8 +160,12 @@ class Vfs {
 
   // listing
   Result<void> ensure_index();
-  // Lists the account again and applies what changed (the poller; refresh()).
-  Result<void> sync_index(bool forced);
+  // Brings the index up to date through IndexSync and applies what changed to the names: a full listing
+  // when `full` (refresh(), the first listing) or the index is not complete, else IndexSync::refresh()
+  // (the poller: incremental, with a full reconcile when due).
+  Result<void> sync_index(bool forced, bool full);
+  void apply_changes(const cache::IndexChanges& changes);  // names, links, job pins (no VFS lock held)
+  void count_list_calls();  // IndexSync's calls into counters_ (refresh_mu_ held)
   void poller_loop();
   void send_notes();
   void reconcile_links();  // pending symlinks whose pin appeared (Namespace::mu_ held)
@@ -196,10 +203,16 @@ class Vfs {
   std::shared_ptr<service::Gateway> gateway_;
   VfsOptions options_;
   VfsCounters counters_;
+  // One mount per cache dir: taken first in start(), released last (declared first, destroyed last).
+  std::unique_ptr<cache::CacheDirLock> dir_lock_;
   std::unique_ptr<cache::ContentCache> content_;
   // The components; each owns its state and its lock (lock order in namespace.hpp).
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Uploads> uploads_;
+  // Keeps ns_'s index in step with the account; driven by one caller at a time, under refresh_mu_
+  // (destroyed before ns_, whose index it writes).
+  std::unique_ptr<cache::IndexSync> sync_;
+  std::uint64_t sync_calls_seen_ = 0;  // sync_->list_calls() already added to counters_ (refresh_mu_)
 
   // Guards notifier_ and is held while notifications go out (the session must outlive them). Taken with no
   // other VFS lock held; request handlers never take it.
