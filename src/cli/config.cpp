@@ -331,6 +331,7 @@ Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLooku
   if (!(poll > 0) || poll > 86400.0 * 365)
     return fail(EINVAL, "poll interval " + std::to_string(poll) + " s: must be positive (seconds)");
   v.poll_interval = std::chrono::seconds(static_cast<std::int64_t>(std::ceil(poll)));
+  if (flags.persistent_index) v.persistent_index = *flags.persistent_index;
   if (flags.reconcile_interval) {
     const double every = *flags.reconcile_interval;
     if (!(every >= 0) || every > 86400.0 * 365)

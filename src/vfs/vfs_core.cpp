@@ -59,9 +59,13 @@ Result<void> Vfs::start() {
   if (!content) return std::unexpected(content.error());
   content_ = std::move(*content);
   // The pin index persists in the cache dir: a remount answers from it before any list call.
-  auto index = cache::open_sqlite_pin_index(options_.cache_dir + "/index.sqlite");
-  if (!index) return std::unexpected(index.error());
-  ns_->set_index(std::move(*index));
+  if (options_.persistent_index) {
+    auto index = cache::open_sqlite_pin_index(options_.cache_dir + "/index.sqlite");
+    if (!index) return std::unexpected(index.error());
+    ns_->set_index(std::move(*index));
+  } else {
+    ns_->set_index(cache::make_memory_pin_index());
+  }
   cache::IndexSyncOptions sync_options;
   sync_options.page_size = service_->capabilities().max_page_size;
   sync_options.reconcile_interval = options_.reconcile_interval;

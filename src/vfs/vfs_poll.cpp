@@ -1,6 +1,8 @@
 // Keeping the index in step with the account: the poller refreshes it every poll_interval on its own thread
 // (not on the next operation) and tells the kernel what changed.
 
+#include <unordered_map>
+
 #include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/index_sync.hpp"
@@ -10,12 +12,82 @@
 
 namespace pinfs::vfs {
 
+namespace {
+
+bool same_pin(const service::Pin& a, const service::Pin& b) {
+  return a.id == b.id && a.cid == b.cid && a.name == b.name && a.size == b.size &&
+         a.pinned_at == b.pinned_at && a.is_dir == b.is_dir && a.keyvalues == b.keyvalues &&
+         a.size_is_dag == b.size_is_dag;
+}
+
+}  // namespace
+
+// Without the persistent index: the whole account listed, the difference applied in one change set.
+Result<void> Vfs::sync_index_listing(bool forced) {
+  std::lock_guard refresh(refresh_mu_);
+  auto& index = ns_->index();
+  auto state = index.sync_state();
+  if (!forced && state.complete && options_.poll_interval.count() > 0 && state.synced_at &&
+      now_seconds() - *state.synced_at < options_.poll_interval.count())
+    return {};  // another caller just did it
+  ++counters_.refreshes;
+  std::vector<service::Pin> pins;
+  service::ListQuery query;
+  query.page_size = service_->capabilities().max_page_size;
+  for (;;) {
+    ++counters_.list_calls;
+    auto page = service_->list(query);
+    if (!page) {
+      if (state.complete) {
+        spdlog::warn("refreshing the pin list failed, serving the last listing: {}", page.error().describe());
+        return {};
+      }
+      return std::unexpected(page.error());
+    }
+    for (auto& pin : page->pins) pins.push_back(std::move(pin));
+    if (page->next_cursor.empty() || page->pins.empty()) break;
+    query.cursor = page->next_cursor;
+  }
+  std::unordered_map<std::string, std::size_t> listed;
+  listed.reserve(pins.size());
+  for (std::size_t i = 0; i < pins.size(); ++i) listed.emplace(cache::pin_key(pins[i]), i);
+  std::vector<service::Pin> upserts;
+  std::vector<std::string> gone;
+  std::vector<bool> known(pins.size(), false);
+  index.for_each([&](const service::Pin& pin) {
+    auto key = cache::pin_key(pin);
+    auto it = listed.find(key);
+    if (it == listed.end()) {
+      gone.push_back(std::move(key));
+      return;
+    }
+    known[it->second] = true;
+    if (!same_pin(pin, pins[it->second])) upserts.push_back(pins[it->second]);
+  });
+  for (std::size_t i = 0; i < pins.size(); ++i)
+    if (!known[i]) upserts.push_back(std::move(pins[i]));
+  if (!upserts.empty() || !gone.empty()) index.apply(upserts, gone);
+  auto now = now_seconds();
+  index.set_sync_state({now, now, true});
+  spdlog::debug("pin list refreshed: {} pins, {} new or changed, {} gone", listed.size(), upserts.size(),
+                gone.size());
+  next_refresh_ = now + options_.poll_interval.count();
+  {
+    auto lock = ns_->lock();
+    ns_->rebuild_names();
+    reconcile_links();
+  }
+  uploads_->adopt_job_pins();
+  return {};
+}
+
 // The poller (full = false) asks IndexSync for an incremental refresh (an unchanged account costs at most
 // 2 list calls; a full reconcile when due); refresh() and the first listing list the account whole. Each
 // page goes into the index as it arrives; a later state is applied to the names in one step, so a listing
 // opened meanwhile sees one state or the other. The first listing (index not complete) fails the caller;
 // later failures keep the index as it is.
 Result<void> Vfs::sync_index(bool forced, bool full) {
+  if (!options_.persistent_index) return sync_index_listing(forced);
   std::lock_guard refresh(refresh_mu_);
   auto& index = ns_->index();
   auto state = index.sync_state();

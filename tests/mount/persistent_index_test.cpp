@@ -14,6 +14,11 @@ namespace {
 
 class PersistentIndex : public MountTest {
  protected:
+  PinfsMount::Options options() const override {
+    auto o = MountTest::options();
+    o.extra_args = {"--persistent-index"};
+    return o;
+  }
   std::uint64_t list_calls() {
     return m().emulator_requests(m().provider() == "aioz" ? "GET /api/pinning/pins/" : "GET /data/pinList");
   }

@@ -54,9 +54,7 @@ TEST_F(Polling, consistency_poll_refresh_tells_the_kernel_what_changed) {
   auto moving_entry = walk("/old-name.txt");
   ASSERT_TRUE(doomed_entry && moving_entry);
 
-  // Made elsewhere: the service's API, not the mount. A full listing never removes a pin it did not see
-  // that is younger than IndexSync's margin (it may have landed on a page already read): these are older.
-  fake_->advance_clock(3600);
+  // Made elsewhere: the service's API, not the mount.
   fake_->add_file("new.txt", "new");
   ASSERT_TRUE(fake_->unpin({doomed.id, doomed.cid}));
   ASSERT_TRUE(fake_->rename(moving, "new-name.txt"));
@@ -146,7 +144,6 @@ TEST_F(Polling, consistency_poll_open_file_keeps_reading_after_a_remote_unpin) {
   std::string got(content.size(), '\0');
   auto first = vfs_->read(opened->fh, 0, 1 << 20, got.data());
   ASSERT_TRUE(first);
-  fake_->advance_clock(3600);  // older than the margin a full listing keeps unseen pins for
   ASSERT_TRUE(fake_->unpin({pin.id, pin.cid}));
   ASSERT_TRUE(vfs_->refresh());
   EXPECT_FALSE(walk("/big.bin"));

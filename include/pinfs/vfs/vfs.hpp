@@ -164,6 +164,7 @@ class Vfs {
   // when `full` (refresh(), the first listing) or the index is not complete, else IndexSync::refresh()
   // (the poller: incremental, with a full reconcile when due).
   Result<void> sync_index(bool forced, bool full);
+  Result<void> sync_index_listing(bool forced);            // without persistent_index: a full listing, diffed
   void apply_changes(const cache::IndexChanges& changes);  // names, links, job pins (no VFS lock held)
   void count_list_calls();  // IndexSync's calls into counters_ (refresh_mu_ held)
   void poller_loop();
