@@ -254,15 +254,24 @@ pinfs_unmount() {
 # ---------------------------------------------------------------- references
 PT_BIN=$WORK/passthrough_ll
 PT_PID=""
-build_passthrough() {
+PT_TRIED=0
+build_passthrough() {  # builds libfuse's passthrough_ll example (libfuse3-dev ships its source) once
   [[ -x $PT_BIN ]] && return 0
-  local src
+  ((PT_TRIED)) && return 1
+  PT_TRIED=1
+  local src dir
   src=$(find /usr/share/doc/libfuse3-dev /usr/share/doc/fuse3 -name 'passthrough_ll.c*' 2>/dev/null | head -n1 || true)
-  [[ -n $src ]] || { note "passthrough_ll.c not found (libfuse3-dev examples)"; return 1; }
-  if [[ $src == *.gz ]]; then zcat "$src" >"$WORK/passthrough_ll.c"; else cp "$src" "$WORK/passthrough_ll.c"; fi
+  [[ -n $src ]] || { note "passthrough_ll.c not found (libfuse3-dev examples): no FUSE ceiling"; return 1; }
+  dir=$WORK/passthrough-src
+  mkdir -p "$dir"
+  cp "$(dirname "$src")"/*passthrough* "$dir/"  # with passthrough_helpers.h
+  gunzip -f "$dir"/*.gz 2>/dev/null || true
   # shellcheck disable=SC2046
-  cc -O2 -D_GNU_SOURCE -o "$PT_BIN" "$WORK/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
-    2>"$WORK/passthrough_ll.build.log" || { note "passthrough_ll did not build: $(tail -n 3 "$WORK/passthrough_ll.build.log")"; return 1; }
+  if ! cc -O2 -D_GNU_SOURCE -o "$PT_BIN" "$dir/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
+    2>"$WORK/passthrough_ll.build.log"; then
+    note "passthrough_ll did not build: $(grep -m1 error "$WORK/passthrough_ll.build.log" | tr -s ' ')"
+    return 1
+  fi
 }
 pt_mount() {  # pt_mount SOURCE_DIR MNT: libfuse's passthrough_ll with its defaults, foreground in background
   local src=$1 mnt=$2
@@ -575,23 +584,53 @@ wl_cache() {
   done
 }
 
+# An emulator data dir holding $PINS pins, made once and copied per measurement: with the emulator's bulk-pin
+# startup option when it has one, else by pinJSONToIPFS calls (4 curl processes reusing their connections).
+LIST_SEED=$WORK/seed-list
+LIST_HOW=""
+make_list_seed() {
+  [[ -d $LIST_SEED/emu ]] && return 0
+  mkdir -p "$LIST_SEED"
+  if [[ -n $EMU_BULK_OPT ]]; then
+    emu_start "$LIST_SEED/emu" "$EMU_BULK_OPT" "$PINS"
+    LIST_HOW="emulator $EMU_BULK_OPT $PINS"
+  else
+    emu_start "$LIST_SEED/emu"
+    local j t0
+    t0=$(now)
+    for ((j = 0; j < 4; j++)); do
+      awk -v j="$j" -v n="$PINS" -v url="$URL" -v auth="$(cat "$AUTH")" 'BEGIN {
+        for (i = j + 1; i <= n; i += 4) {
+          printf "url = \"%s/pinning/pinJSONToIPFS\"\nheader = \"%s\"\nheader = \"Content-Type: application/json\"\n", url, auth
+          printf "data = \"{\\\"pinataContent\\\":{\\\"n\\\":%d},\\\"pinataMetadata\\\":{\\\"name\\\":\\\"pin-%06d.json\\\"},\\\"pinataOptions\\\":{\\\"cidVersion\\\":1}}\"\n", i, i
+          printf "output = \"/dev/null\"\nfail\n"
+          if (i + 4 <= n) print "next"
+        } }' >"$LIST_SEED/seed-$j.curl"
+      chmod 600 "$LIST_SEED/seed-$j.curl"
+      timeout "$TIMEOUT" curl -sS -K "$LIST_SEED/seed-$j.curl" 2>>"$WORK/client.err" &
+      PIDS+=($!)
+    done
+    wait "${PIDS[@]: -4}" || true
+    rm -f "$LIST_SEED"/seed-*.curl
+    LIST_HOW="$PINS pinJSONToIPFS calls in $(since "$t0") s (the emulator has no bulk-pin option)"
+  fi
+  have_pinned "$PINS" || note "list: the seeded emulator holds $(pinned_count) pinned pins, not $PINS"
+  emu_stop
+  note "list: pins made by $LIST_HOW"
+}
+
 wl_list() {
   local rep d t rss cpu s0 s1 calls local_dir=$WORK/in/local-$PINS pages i
-  if [[ -z $EMU_BULK_OPT ]]; then
-    record list pinfs-cold 1 n/a "" "" "n/a: emulator has no bulk-pin option"
-    note "list: n/a: the emulator has no bulk-pin option (set BENCH_BULK_OPTION=--option-name)"
-    return 0
-  fi
+  make_list_seed
   if [[ ! -d $local_dir ]]; then
     mkdir -p "$local_dir"
-    (cd "$local_dir" && seq -f 'pin-%06g.bin' 1 "$PINS" | xargs touch)
+    (cd "$local_dir" && seq -f 'pin-%06g.json' 1 "$PINS" | xargs touch)
   fi
   pages=$(((PINS + 999) / 1000))
   for ((rep = 1; rep <= REPS; rep++)); do
     d=$(run_dir list "$rep")
-    mkdir -p "$d"
-    emu_start "$d/emu" "$EMU_BULK_OPT" "$PINS"
-    have_pinned "$PINS" || note "list: the emulator holds $(pinned_count) pinned pins, not $PINS"
+    cp -a "$LIST_SEED/emu" "$d/emu"
+    emu_start "$d/emu"
 
     # The raw paged calls, one after another, as a client without an index would make them.
     timed t bash -c 'for ((i = 0; i < $1; i++)); do curl -sS --fail -o /dev/null -H @"$2" \

@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
   fuse3 attr curl rsync ipfs-cid openssl
+  # bench/run.sh: reference tools (rclone mount + serve webdav, aria2c), JSON replies, profiling
+  rclone aria2 jq linux-perf
 )
 # Node.js + npm run the Pinata SDK conformance test. The machine usually brings them (a nodesource build,
 # which Debian's npm package conflicts with); only where they are missing do Debian's come in.
