@@ -26,6 +26,8 @@
 #     --only LIST   comma-separated workloads: small,many,tree,big,cold,latency,cache,list (default: all)
 #     --build DIR   build directory with pinfs and pinfs-emulator (default: $PINFS_BUILD_DIR, else build/)
 #     --timeout S   give up one measurement after S seconds (default 900; --quick: 180)
+#     --cap-factor F  give up a pinfs measurement after F x its reference's time in that rep, at least 60 s
+#                   (default 10); a tool that gave up is skipped in later reps (a clear miss needs no median)
 #     --out FILE    also write the table (markdown) to FILE
 #     --keep        keep the scratch directory (default: removed)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
@@ -39,6 +41,7 @@ REPS=""
 QUICK=0
 ONLY="small,many,tree,big,cold,latency,cache,list"
 TIMEOUT=""
+CAP_FACTOR=10
 OUT=""
 KEEP=0
 while (($#)); do
@@ -48,6 +51,7 @@ while (($#)); do
     --only) ONLY=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --cap-factor) CAP_FACTOR=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -123,6 +127,7 @@ note() { printf '%s\n' "$*" >>"$NOTES"; log "note: $*"; }
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 record() {  # record WORKLOAD TOOL REP SECONDS RSS_MIB CPU_S [NOTE]
+  [[ $4 == timeout* ]] && GAVE_UP[$1/$2]=$3
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:--}" "${6:--}" "${7:-}" >>"$RESULTS"
   log "$1 / $2 / rep $3: $4 s (rss ${5:--} MiB, cpu ${6:--} s) ${7:-}"
 }
@@ -147,17 +152,33 @@ timed() {
   times >"$WORK/times"  # a builtin redirected in this shell: its children's times, not a subshell's
   read -r __u0 __s0 < <(times_children)
   __t0=$(now)
-  timeout "$TIMEOUT" "$@" >/dev/null 2>>"$WORK/client.err" || __rc=$?
+  timeout "$CAP" "$@" >/dev/null 2>>"$WORK/client.err" || __rc=$?
   printf -v "$__var" '%s' "$(since "$__t0")"
   times >"$WORK/times"
   read -r __u1 __s1 < <(times_children)
   CLIENT_CPU=$(awk -v a="$__u0" -v b="$__s0" -v c="$__u1" -v d="$__s1" 'BEGIN { printf "%.2f", c - a + d - b }')
-  if ((__rc == 124)); then printf -v "$__var" timeout; elif ((__rc != 0)); then printf -v "$__var" fail; fi
+  if ((__rc == 124)); then printf -v "$__var" '%s' "timeout@$CAP"; elif ((__rc != 0)); then printf -v "$__var" fail; fi
   return 0
 }
 times_children() {  # user and system seconds of finished children, from the `times` output saved by timed
   awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.3f %.3f\n", u[1] * 60 + u[2], s[1] * 60 + s[2] }' "$WORK/times"
 }
+CAP=${TIMEOUT}
+declare -A GAVE_UP=()
+# cap_after REF_SECONDS: the pinfs measurements after a reference give up at CAP_FACTOR x its time (>= 60 s).
+cap_after() {
+  if [[ $1 =~ ^[0-9.]+$ ]]; then
+    CAP=$(awk -v r="$1" -v f="$CAP_FACTOR" -v t="$TIMEOUT" 'BEGIN { c = r * f; if (c < 60) c = 60; if (c > t) c = t; printf "%d", c }')
+  else
+    CAP=$TIMEOUT
+  fi
+}
+left() { awk -v t0="$1" -v n="$EPOCHREALTIME" -v c="$CAP" 'BEGIN { l = c - (n - t0); printf "%.1f", (l > 0 ? l : 0) }'; }
+gave_up() {  # gave_up WORKLOAD TOOL REP: true, recording a skip, once TOOL has timed out in an earlier rep
+  [[ -n ${GAVE_UP[$1/$2]:-} ]] || return 1
+  record "$1" "$2" "$3" skipped "" "" "gave up in rep ${GAVE_UP[$1/$2]}"
+}
+numeric() { [[ $1 =~ ^[0-9.]+$ ]]; }
 # wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds; 1 on timeout.
 wait_until() {
   local limit=$1 t0
@@ -242,14 +263,21 @@ pinfs_mount() {
   PINFS_PID=$(pgrep -f -- "pinfs mount $mnt( |\$)" | head -n1 || true)
   [[ -n $PINFS_PID ]] || { echo "bench: no pinfs daemon for $mnt" >&2; exit 1; }
 }
-# pinfs_unmount MNT: waits for pending uploads (bounded), then for the daemon to exit.
+# pinfs_unmount MNT [force]: waits for pending uploads (bounded), then for the daemon to exit. After a
+# measurement that timed out, `force` leaves the uploads to the daemon, which is then stopped.
 pinfs_unmount() {
-  local mnt=$1 i
-  timeout "$TIMEOUT" "$BUILD/pinfs" unmount "$mnt" >/dev/null 2>&1 || unmount_any "$mnt"
-  for ((i = 0; i < 600; i++)); do kill -0 "$PINFS_PID" 2>/dev/null || break; sleep 0.1; done
+  local mnt=$1 i wait_s=600
+  if [[ ${2:-} == force ]]; then
+    timeout 60 "$BUILD/pinfs" unmount --force "$mnt" >/dev/null 2>&1 || unmount_any "$mnt"
+    wait_s=20
+  else
+    timeout "$TIMEOUT" "$BUILD/pinfs" unmount "$mnt" >/dev/null 2>&1 || unmount_any "$mnt"
+  fi
+  for ((i = 0; i < wait_s; i++)); do kill -0 "$PINFS_PID" 2>/dev/null || break; sleep 0.1; done
   stop_pid "$PINFS_PID"
   PINFS_PID=""
 }
+done_or_force() { [[ $1 =~ ^[0-9.]+$ ]] || echo force; }
 
 # ---------------------------------------------------------------- references
 PT_BIN=$WORK/passthrough_ll
@@ -358,6 +386,7 @@ wl_small() {
   local src=$WORK/in/small rep d t rss
   make_small_files "$src" "$SMALL"
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     # curl loop: one curl per file, one after another
     d=$(run_dir small-curl "$rep"); emu_start "$d/emu"
     timed t bash -c 'for f in "$1"/f*; do curl -sS --fail -o /dev/null -H @"$2" \
@@ -365,26 +394,31 @@ wl_small() {
     have_pinned "$SMALL" || t=fail
     record small curl-loop "$rep" "$t" "" "$CLIENT_CPU" "$(proc_usage "$EMU_PID" | awk '{print "emulator rss " $1 " MiB cpu " $2 " s"}')"
     emu_stop; clean_run "$d"
+    cap_after "$t"
 
     # pinfs async: cp, then until every file is pinned
+    if ! gave_up small pinfs-async "$rep"; then
     d=$(run_dir small-async "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload async
     local t0 tcp; t0=$(now)
     timed tcp cp -r "$src"/. "$d/mnt/"
-    if wait_until "$TIMEOUT" have_pinned "$SMALL"; then t=$(since "$t0"); else t=timeout; fi
+    if wait_until "$(left "$t0")" have_pinned "$SMALL"; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record small pinfs-async "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s; pinned $(pinned_count)"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
+    fi
 
     # pinfs sync: cp returns once each file is pinned
+    if ! gave_up small pinfs-sync "$rep"; then
     d=$(run_dir small-sync "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload sync
     timed t cp -r "$src"/. "$d/mnt/"
-    [[ $t != fail && $t != timeout ]] && ! have_pinned "$SMALL" && t=fail
+    numeric "$t" && ! have_pinned "$SMALL" && t=fail
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record small pinfs-sync "$rep" "$t" "$rss" "$cpu" "pinned $(pinned_count)"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
+    fi
   done
 }
 
@@ -392,25 +426,28 @@ wl_many() {
   local src=$WORK/in/many rep d t t0 tcp rss cpu
   make_small_files "$src" "$MANY"
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir many-rclone "$rep")
     rclone_up "$d"
     t0=$(now)
     timed tcp cp -r "$src"/. "$d/mnt/"
-    if wait_until "$TIMEOUT" served_has "$MANY" 4096; then t=$(since "$t0"); else t=timeout; fi
+    if wait_until "$(left "$t0")" served_has "$MANY" 4096; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
     read -r rss cpu < <(proc_usage "${RC_PIDS[@]}")
     record many rclone-mount "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s; on server $(served_count 4096)"
     rclone_down "$d"; clean_run "$d"
+    cap_after "$t"
 
+    gave_up many pinfs-async "$rep" && continue
     d=$(run_dir many-async "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload async
     t0=$(now)
     timed tcp cp -r "$src"/. "$d/mnt/"
-    if wait_until "$TIMEOUT" have_pinned "$MANY"; then t=$(since "$t0"); else t=timeout; fi
+    if wait_until "$(left "$t0")" have_pinned "$MANY"; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record many pinfs-async "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s; pinned $(pinned_count)"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
 
@@ -426,22 +463,25 @@ wl_tree() {
     done) >>"$cfg"
   fi
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir tree-curl "$rep"); emu_start "$d/emu"
     timed t curl -sS --fail -o "$d/reply.json" -H @"$AUTH" -K "$cfg" "$URL/pinning/pinFileToIPFS"
     cid_ref=$(cid_of_reply <"$d/reply.json" 2>/dev/null || true)
     record tree curl-dir-upload "$rep" "$t" "" "$CLIENT_CPU" "root $cid_ref"
     emu_stop; clean_run "$d"
+    cap_after "$t"
+    gave_up tree pinfs-sync "$rep" && continue
 
     d=$(run_dir tree-sync "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload sync
     t0=$(now)
     timed tcp cp -r "$src" "$d/mnt/photos"
-    if wait_until "$TIMEOUT" has_pin_named photos; then t=$(since "$t0"); else t=timeout; fi
+    if wait_until "$(left "$t0")" has_pin_named photos; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
     cid=$(pin_named photos || true)
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record tree pinfs-sync "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s; pins $(pinned_count); root ${cid:-none}$([[ -n $cid && $cid == "$cid_ref" ]] && echo ' = curl root')"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
 
@@ -449,26 +489,31 @@ wl_big() {
   local rep d t t0 tcp rss cpu
   make_big
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir big-curl "$rep"); emu_start "$d/emu"
     timed t curl -sS --fail -o /dev/null -H @"$AUTH" -F 'pinataOptions={"cidVersion":1}' -F "file=@$BIG" \
       "$URL/pinning/pinFileToIPFS"
     have_pinned 1 || t=fail
     record big curl "$rep" "$t" "" "$CLIENT_CPU"
     emu_stop; clean_run "$d"
+    cap_after "$t"
 
+    if ! gave_up big pinfs-sync "$rep"; then
     d=$(run_dir big-sync "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload sync
     timed t cp "$BIG" "$d/mnt/big.bin"
-    [[ $t != fail && $t != timeout ]] && ! have_pinned 1 && t=fail
+    numeric "$t" && ! have_pinned 1 && t=fail
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record big pinfs-sync "$rep" "$t" "$rss" "$cpu"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
+    fi
+    CAP=$TIMEOUT
 
     d=$(run_dir big-rclone "$rep")
     rclone_up "$d"
     t0=$(now)
     timed tcp cp "$BIG" "$d/mnt/big.bin"
-    if wait_until "$TIMEOUT" served_has 1 $((MIB << 20)); then t=$(since "$t0"); else t=timeout; fi
+    if wait_until "$(left "$t0")" served_has 1 $((MIB << 20)); then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
     read -r rss cpu < <(proc_usage "${RC_PIDS[@]}")
     record big rclone-mount "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s"
@@ -501,6 +546,7 @@ wl_cold() {
   make_seed
   build_passthrough || true
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     if [[ -x $PT_BIN ]]; then
       d=$(run_dir cold-pt "$rep")
       cat "$BIG" >/dev/null  # the local file warm: what is measured is FUSE passing bytes
@@ -514,12 +560,13 @@ wl_cold() {
     d=$(run_dir cold-pinfs "$rep"); emu_from_seed "$d"
     timed t curl -sS --fail -o /dev/null "$URL/ipfs/$BIG_CID"
     record cold curl-gateway "$rep" "$t" "" "$CLIENT_CPU"
+    cap_after 6  # a read of the size FUSE passes in a few seconds: give up after a minute
     pinfs_mount "$d/mnt" "$d/cache"
     timed t cat "$d/mnt/big.bin"
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     cmp -s "$d/mnt/big.bin" "$BIG" || t=fail
     record cold pinfs "$rep" "$t" "$rss" "$cpu"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
 
@@ -532,6 +579,7 @@ wl_latency() {
   fi
   make_seed
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir latency "$rep"); emu_from_seed "$d" "${lat[@]}"
     timed t curl -sS --fail -o /dev/null "$URL/ipfs/$BIG_CID"
     record latency curl "$rep" "$t" "" "$CLIENT_CPU"
@@ -543,8 +591,9 @@ wl_latency() {
     pinfs_mount "$d/mnt" "$d/cache"
     timed t cat "$d/mnt/big.bin"
     read -r rss cpu < <(proc_usage "$PINFS_PID")
+    numeric "$t" && ! cmp -s "$d/mnt/big.bin" "$BIG" && t=fail
     record latency pinfs "$rep" "$t" "$rss" "$cpu"
-    pinfs_unmount "$d/mnt"; emu_stop; clean_run "$d"
+    pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
 
@@ -557,6 +606,7 @@ wl_cache() {
     return 0
   fi
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir cache "$rep"); emu_from_seed "$d"
     pinfs_mount "$d/mnt" "$d/cache"
     cat "$d/mnt/big.bin" >/dev/null  # fills the disk cache
@@ -628,6 +678,7 @@ wl_list() {
   fi
   pages=$(((PINS + 999) / 1000))
   for ((rep = 1; rep <= REPS; rep++)); do
+    CAP=$TIMEOUT
     d=$(run_dir list "$rep")
     cp -a "$LIST_SEED/emu" "$d/emu"
     emu_start "$d/emu"
@@ -642,7 +693,7 @@ wl_list() {
     pinfs_mount "$d/mnt" "$d/cache"
     timed t ls -l "$d/mnt"
     local tls=$t
-    [[ $t != fail && $t != timeout ]] && t=$(since "$t0")
+    numeric "$t" && t=$(since "$t0")
     s1=$(emu_stats)
     calls=$(($(list_calls "$s1") - $(list_calls "$s0")))
     local entries; entries=$(ls "$d/mnt" | wc -l)
@@ -684,7 +735,7 @@ summarize() {
     { k = $1 SUBSEP $2; if (!(k in seen)) { seen[k] = 1; order[++nk] = k } total[k]++
       if ($4 ~ /^[0-9.]+$/) { n[k]++; v[k, n[k]] = $4; if ($5 ~ /^[0-9.]+$/) { nr[k]++; r[k, nr[k]] = $5 }
                               if ($6 ~ /^[0-9.]+$/) { nc[k]++; c[k, nc[k]] = $6 } }
-      else bad[k] = $4
+      else if (!(k in bad)) bad[k] = $4
       if ($7 != "") lastnote[k] = $7 }
     END { for (i = 1; i <= nk; i++) { k = order[i]; split(k, p, SUBSEP)
             m = "-"; lo = "-"; hi = "-"; rr = "-"; cc = "-"
@@ -734,7 +785,13 @@ report() {
     la=$(awk -F'\t' -v w="$w" -v t="$a" '$1 == w && $2 == t { print ($3 == "-" ? ($9 != "" ? $9 : "-") : $3 " (" $4 "-" $5 ")") }' "$SUMMARY")
     lb=$(awk -F'\t' -v w="$w" -v t="$b" '$1 == w && $2 == t { print ($3 == "-" ? ($9 != "" ? $9 : "-") : $3 " (" $4 "-" $5 ")") }' "$SUMMARY")
     ratio="-"; met="-"
-    if [[ $ma =~ ^[0-9.]+$ && $mb =~ ^[0-9.]+$ ]]; then
+    if [[ $ma == - && $la == timeout@* && $mb =~ ^[0-9.]+$ ]]; then  # pinfs gave up (at the cap after @)
+      local cap=${la#timeout@}
+      la="gave up at $cap"
+      if [[ $kind == time ]]; then ratio="> $(awk -v a="$cap" -v b="$mb" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x time"
+      else ratio="< $(awk -v a="$cap" -v b="$mb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')x speed"; fi
+      [[ $target != - ]] && met=no && target="$([[ $kind == time ]] && echo '<=' || echo '>=') $target"
+    elif [[ $ma =~ ^[0-9.]+$ && $mb =~ ^[0-9.]+$ ]]; then
       if [[ $kind == time ]]; then
         ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         [[ $target != - ]] && met=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r <= t ? "yes" : "no") }')
