@@ -30,13 +30,14 @@
 #                   (default 10); a tool that gave up is skipped in later reps (a clear miss needs no median)
 #     --out FILE    also write the table (markdown) to FILE
 #     --perf DIR    profile the pinfs daemon of each first-rep measurement, mount to unmount, with
-#                   `perf record -g` (99 Hz); DIR/<run>.txt gets `perf report --stdio --no-children` (top 60 lines)
+#                   `perf record -F 999 -g`; DIR/<run>.txt gets `perf report --stdio --no-children` (top 60 lines)
 #     --keep        keep the scratch directory (default: removed)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
 #   Needs root for drop_caches (the cache workload says n/a otherwise), rclone, aria2c, libfuse3-dev
 #   (scripts/install-deps.sh installs them).
 set -euo pipefail
-
+# The whole script is one brace group, read before anything runs: editing this file during a run is safe.
+{
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${PINFS_BUILD_DIR:-$ROOT/build}
 REPS=""
@@ -276,7 +277,7 @@ perf_start() {  # perf_start MNT: with --perf, samples the daemon of a first-rep
   mkdir -p "$PERF_DIR"
   PERF_N=$((PERF_N + 1))
   PERF_NAME=$(printf '%02d-%s' "$PERF_N" "$(basename "$(dirname "$1")")")
-  perf record -F 99 -g -p "$PINFS_PID" -o "$WORK/$PERF_NAME.data" >/dev/null 2>"$WORK/perf.log" &
+  perf record -F 999 -g -p "$PINFS_PID" -o "$WORK/$PERF_NAME.data" >/dev/null 2>"$WORK/perf.log" &
   PERF_PID=$!
   PIDS+=("$PERF_PID")
   sleep 0.2
@@ -286,7 +287,7 @@ perf_stop() {
   kill -INT "$PERF_PID" 2>/dev/null || true
   wait "$PERF_PID" 2>/dev/null || true
   PERF_PID=""
-  perf report -i "$WORK/$PERF_NAME.data" --stdio --no-children --sort comm,dso,symbol -g none 2>/dev/null |
+  perf report -i "$WORK/$PERF_NAME.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null |
     grep -v '^$' | head -n 60 >"$PERF_DIR/$PERF_NAME.txt" || true
   rm -f "$WORK/$PERF_NAME.data"
 }
@@ -851,3 +852,5 @@ report() {
 }
 report | tee "$WORK/report.md"
 if [[ -n $OUT ]]; then cp "$WORK/report.md" "$OUT"; fi
+exit 0
+}
