@@ -236,6 +236,9 @@ stat_field() {  # stat_field JSON KEY: a number from the stats object ("GET /dat
   v=$(grep -oE "\"$2\":[0-9]+" <<<"$1" | head -n1 | cut -d: -f2)
   echo "${v:-0}"
 }
+gateway_gets() {  # every GET /ipfs/... route in a stats object, summed
+  grep -oE '"GET /ipfs/[^"]*":[0-9]+' <<<"$1" | awk -F: '{ n += $NF } END { print n + 0 }'
+}
 list_calls() { stat_field "$1" 'GET /data/pinList'; }
 pinned_count() {  # number of pinned pins (one pinList call)
   curl -sS --max-time 30 -H @"$AUTH" "$URL/data/pinList?status=pinned&pageLimit=1&includeCount=true" |
@@ -307,6 +310,17 @@ pinfs_unmount() {
   PINFS_PID=""
 }
 done_or_force() { [[ $1 =~ ^[0-9.]+$ ]] || echo force; }
+
+# timed_read VAR FILE: timed `cat FILE`; GW_NOTE says what the emulator sent meanwhile (bytes, gateway calls).
+timed_read() {
+  local s0 s1 b r
+  s0=$(emu_stats)
+  timed "$1" cat "$2"
+  s1=$(emu_stats)
+  b=$(($(stat_field "$s1" bytes_out) - $(stat_field "$s0" bytes_out)))
+  r=$(($(gateway_gets "$s1") - $(gateway_gets "$s0")))
+  GW_NOTE="emulator sent $(awk -v b="$b" 'BEGIN { printf "%.1f", b / 1048576 }') MiB, $r gateway GETs"
+}
 
 # ---------------------------------------------------------------- references
 PT_BIN=$WORK/passthrough_ll
@@ -591,10 +605,10 @@ wl_cold() {
     record cold curl-gateway "$rep" "$t" "" "$CLIENT_CPU"
     cap_after 6  # a read of the size FUSE passes in a few seconds: give up after a minute
     pinfs_mount "$d/mnt" "$d/cache"
-    timed t cat "$d/mnt/big.bin"
+    timed_read t "$d/mnt/big.bin"
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     cmp -s "$d/mnt/big.bin" "$BIG" || t=fail
-    record cold pinfs "$rep" "$t" "$rss" "$cpu"
+    record cold pinfs "$rep" "$t" "$rss" "$cpu" "$GW_NOTE"
     pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
@@ -618,10 +632,10 @@ wl_latency() {
     rm -rf "$adir"
     record latency aria2c-x8 "$rep" "$t" "" "$CLIENT_CPU"
     pinfs_mount "$d/mnt" "$d/cache"
-    timed t cat "$d/mnt/big.bin"
+    timed_read t "$d/mnt/big.bin"
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     numeric "$t" && ! cmp -s "$d/mnt/big.bin" "$BIG" && t=fail
-    record latency pinfs "$rep" "$t" "$rss" "$cpu"
+    record latency pinfs "$rep" "$t" "$rss" "$cpu" "$GW_NOTE"
     pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
@@ -642,9 +656,10 @@ wl_cache() {
     pinfs_unmount "$d/mnt"
     pinfs_mount "$d/mnt" "$d/cache"
     drop_page_cache
-    timed t cat "$d/mnt/big.bin"
+    timed_read t "$d/mnt/big.bin"
     read -r rss cpu < <(proc_usage "$PINFS_PID")
-    record cache pinfs "$rep" "$t" "$rss" "$cpu"
+    numeric "$t" && ! cmp -s "$d/mnt/big.bin" "$BIG" && t=fail
+    record cache pinfs "$rep" "$t" "$rss" "$cpu" "$GW_NOTE"
     pinfs_unmount "$d/mnt"
     # The ceiling: passthrough_ll over the cache file itself if the cache holds the content as one file,
     # else over the original file; page cache dropped, first read after mounting.
