@@ -88,6 +88,7 @@ NOTES=$WORK/notes.txt
 : >"$RESULTS"
 : >"$NOTES"
 EMU_PID=""
+PINFS_PID=""
 MOUNTS=()   # every mountpoint we mounted (pinfs, rclone, passthrough_ll)
 PIDS=()     # every background daemon we started
 
@@ -115,6 +116,8 @@ cleanup() {
   trap - EXIT INT TERM
   local m p
   for m in "${MOUNTS[@]}"; do unmount_any "$m"; done
+  # A pinfs daemon unmounted with --force goes on with its pending uploads: stop it too.
+  stop_pid "$PINFS_PID"
   for p in "${PIDS[@]}"; do stop_pid "$p"; done
   stop_pid "$EMU_PID"
   local busy=0
