@@ -830,6 +830,7 @@ report() {
   measured=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "pinfs bench/run.sh: commit $measured$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), $(date -u +%FT%TZ)"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "build: $BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null | grep . || echo 'RelWithDebInfo, the default'))"
   echo "reps $REPS; median (min-max) seconds; ratio of medians; RSS = peak resident MiB of the daemon(s), CPU = seconds"
   echo
   echo "| comparison | pinfs s | reference s | ratio | target | met |"
