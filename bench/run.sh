@@ -32,6 +32,8 @@
 #     --perf DIR    profile the pinfs daemon of each first-rep measurement, mount to unmount, with
 #                   `perf record -F 999 -g`; DIR/<run>.txt gets `perf report --stdio --no-children` (top 60 lines)
 #     --keep        keep the scratch directory (default: removed)
+#     --report TSV  measure nothing: print the tables for a results.tsv kept (--keep) from an earlier run
+#                   (give the same size options)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
 #   Needs root for drop_caches (the cache workload says n/a otherwise), rclone, aria2c, libfuse3-dev
 #   (scripts/install-deps.sh installs them).
@@ -46,6 +48,7 @@ ONLY="small,many,tree,big,cold,latency,cache,list"
 TIMEOUT=""
 CAP_FACTOR=10
 PERF_DIR=""
+REPORT_FROM=""
 OUT=""
 KEEP=0
 while (($#)); do
@@ -57,6 +60,7 @@ while (($#)); do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --cap-factor) CAP_FACTOR=$2; shift 2 ;;
     --perf) PERF_DIR=$2; shift 2 ;;
+    --report) REPORT_FROM=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -777,11 +781,15 @@ wl_list() {
 # ---------------------------------------------------------------- run
 log "bench: reps $REPS; small $SMALL, many $MANY, tree $TREE files; $MIB MiB; $PINS pins; scratch $WORK"
 log "bench: emulator --latency: $([[ $EMU_HAS_LATENCY == 1 ]] && echo yes || echo no); bulk pins: ${EMU_BULK_OPT:-none}"
-for w in small many tree big cold latency cache list; do
-  wants "$w" || continue
-  log "== $w"
-  "wl_$w"
-done
+if [[ -n $REPORT_FROM ]]; then
+  cp "$REPORT_FROM" "$RESULTS"
+else
+  for w in small many tree big cold latency cache list; do
+    wants "$w" || continue
+    log "== $w"
+    "wl_$w"
+  done
+fi
 
 # ---------------------------------------------------------------- report
 # summary: workload tool -> median min max (of numeric reps), reps ok/total, median rss, median cpu
