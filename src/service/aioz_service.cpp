@@ -67,15 +67,19 @@ Result<PinPage> AiozService::list(const ListQuery& query) {
   const std::string path = "/pinning/pins/?offset=" + std::to_string(*offset) +
                            "&limit=" + std::to_string(limit) +
                            "&pinned=true&sortBy=created_at&sortOrder=DESC";
-  auto r = detail::call(*http_, request(Method::Get, path), "AIOZ pins");
+  http::Request req = request(Method::Get, path);
+  req.max_body = detail::kMaxListReply;
+  auto r = detail::call(*http_, req, "AIOZ pins");
   if (!r) return std::unexpected(r.error());
-  auto page = json::decode_aioz_pin_list(r->body);
+  std::size_t rows = 0;
+  auto page = json::decode_aioz_pin_list(r->body, &rows);
   if (!page) return std::unexpected(page.error());
-  const std::size_t received = page->pins.size();
+  const std::size_t received = rows;  // rows the page held, also those the decoder left out
   const std::uint64_t next = *offset + received;
   bool more = received == limit && (!page->total || next < *page->total);
   // Newest first: once a page reaches pins older than the cut-off, later pages hold only older ones.
-  if (query.pinned_after && received > 0 && page->pins.back().pinned_at < *query.pinned_after) more = false;
+  if (query.pinned_after && !page->pins.empty() && page->pins.back().pinned_at < *query.pinned_after)
+    more = false;
   page->next_cursor = more ? std::to_string(next) : std::string();
   // AIOZ has no server-side filters: apply them here.
   std::erase_if(page->pins, [&](const Pin& p) {
