@@ -169,6 +169,8 @@ Result<PinJob> AiozService::pin_by_cid(const std::string& cid, const std::string
   if (!response) return std::unexpected(response.error());
   auto state = json::decode_aioz_pin_state(response->body);
   if (!state) return std::unexpected(state.error());
+  if (!state->pin.cid.empty() && !detail::same_cid(state->pin.cid, cid))
+    return fail(EIO, "AIOZ pinByHash: asked to pin " + cid + ", the reply names " + state->pin.cid);
   PinJob job;
   job.id = state->pin.id;
   job.cid = state->pin.cid.empty() ? cid : state->pin.cid;

@@ -171,6 +171,8 @@ Result<PinJob> PinataService::pin_by_cid(const std::string& cid, const std::stri
   if (!response) return std::unexpected(response.error());
   auto job = json::decode_pinata_pin_by_hash(response->body);
   if (job && job->name.empty()) job->name = name;
+  if (job && !detail::same_cid(job->cid, cid))
+    return fail(EIO, "Pinata pinByHash: asked to pin " + cid + ", the reply names " + job->cid);
   return job;
 }
 
