@@ -21,6 +21,7 @@ class HttpGateway final : public Gateway {
                              std::uint64_t length, const ByteSink& sink) override;
   // EIO when the bytes do not hash to the CID.
   Result<std::vector<std::uint8_t>> block(const std::string& cid) override;
+  std::string describe() const override { return gateway_url_; }
 
   static constexpr std::size_t kMaxBlockSize = 4u << 20;
 
