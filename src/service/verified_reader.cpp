@@ -339,14 +339,15 @@ Result<std::uint64_t> VerifiedReader::size(const std::string& cid_text) {
   return (*top)->size;
 }
 
-std::uint64_t VerifiedReader::leaf_start(const std::string& cid_text, std::uint64_t offset) {
+std::pair<std::uint64_t, std::uint64_t> VerifiedReader::leaf_range(const std::string& cid_text,
+                                                                   std::uint64_t offset) {
   auto root = cid::Cid::parse(cid_text);
-  if (!root) return offset;
+  if (!root) return {offset, offset};
   auto top = node(*root);
-  if (!top || offset >= (*top)->size) return offset;
+  if (!top || offset >= (*top)->size) return {offset, offset};
   std::vector<Segment> segments;
-  if (!plan(*root, *top, 0, offset, offset + 1, segments) || segments.empty()) return offset;
-  return segments.front().offset;
+  if (!plan(*root, *top, 0, offset, offset + 1, segments) || segments.empty()) return {offset, offset};
+  return {segments.front().offset, segments.front().offset + segments.front().size};
 }
 
 Result<std::vector<std::uint8_t>> VerifiedReader::block(const std::string& cid_text) {

@@ -44,8 +44,8 @@ class VerifiedReader {
   Result<std::uint64_t> size(const std::string& cid);
   // One block, checked against its CID (retried once on a mismatch); dag-pb nodes with links are cached.
   Result<std::vector<std::uint8_t>> block(const std::string& cid);
-  // Where the leaf holding offset starts (offset itself when it is past the end or not yet known).
-  std::uint64_t leaf_start(const std::string& cid, std::uint64_t offset);
+  // [start, end) of the leaf holding offset; {offset, offset} when past the end or not known.
+  std::pair<std::uint64_t, std::uint64_t> leaf_range(const std::string& cid, std::uint64_t offset);
 
   const VerifiedReaderStats& stats() const { return stats_; }
   std::string gateway_name() const { return gateway_->describe(); }

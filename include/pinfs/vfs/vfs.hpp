@@ -30,6 +30,10 @@ class UploadJournal;
 class PinIndex;
 }  // namespace pinfs::cache
 
+namespace pinfs::service {
+class VerifiedReader;
+}  // namespace pinfs::service
+
 namespace pinfs::vfs {
 
 using Ino = std::uint64_t;
@@ -161,12 +165,16 @@ class Vfs {
   Result<std::vector<std::pair<std::string, NodePtr>>> list_children(const NodePtr& dir,
                                                                      std::unique_lock<std::mutex>& lock);
 
-  // reading
+  // reading (vfs_read.cpp)
   Result<std::size_t> read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out);
-  // Reads [begin, begin + length) of cid from the gateway and stores it in the content cache.
-  Result<std::string> fetch_into_cache(const std::string& cid, std::uint64_t begin, std::uint64_t length);
-  // Fetches [begin, begin + length) of cid into the content cache on a thread of its own (Handle::mu held).
-  void start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length);
+  // Reads [begin, begin + length) of cid through the verified reader: only checked leaves reach the
+  // content cache and out (which, when given, receives [begin, begin + length)).
+  Result<std::uint64_t> fetch_verified(const std::string& cid, std::uint64_t begin, std::uint64_t length,
+                                       char* out, const std::atomic<bool>* cancel = nullptr);
+  // Starts the parts of [from, from + window) not yet cached or in flight (ReadAhead::mu held).
+  void schedule_parts(struct ReadAhead& ra, const std::string& cid, std::uint64_t file_size,
+                      std::uint64_t from);
+  service::VerifiedReader& verified();  // made on first use
 
   // writing and uploads
   Result<std::string> finish_cid(LocalFile& file);
@@ -221,10 +229,12 @@ class Vfs {
   bool stopping_ = false;
   std::condition_variable wake_;
   std::thread worker_;
-  // Prefetch threads use this object: the destructor waits for them.
-  std::mutex prefetch_mu_;
+  // Prefetch threads use this object: the destructor waits for them. prefetches_ also bounds the parts in
+  // flight over all open files.
+  std::mutex prefetch_mu_;  // a leaf lock
   std::condition_variable prefetch_cv_;
   int prefetches_ = 0;
+  std::shared_ptr<service::VerifiedReader> verified_;  // guarded by prefetch_mu_ until made
 };
 
 }  // namespace pinfs::vfs
