@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "pinfs/cid/dagpb.hpp"
+#include "pinfs/service/http_gateway.hpp"
 
 namespace pinfs::service {
 
@@ -85,8 +86,9 @@ Result<std::vector<std::uint8_t>> VerifiedReader::fetch_block(const cid::Cid& ci
       const cid::Cid actual = cid::cid_of_block(cid.version(), cid.codec(), *got);
       if (actual == cid) return got;
       what = "bytes hash to " + actual.to_string();
-    } else if (got.error().errnum == EIO) {
-      what = got.error().message;  // a gateway that checks blocks itself says EIO on a mismatch
+    } else if (got.error().errnum == EIO &&
+               got.error().message.find(HttpGateway::kMismatch) != std::string::npos) {
+      what = got.error().message;  // the HTTP gateway checks blocks itself
     } else {
       return std::unexpected(got.error());
     }
