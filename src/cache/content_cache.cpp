@@ -38,6 +38,17 @@ bool ContentCache::contains(const std::string& cid, std::uint64_t offset, std::u
   return it != entries_.end() && covered_locked(it->second, offset, size);
 }
 
+int ContentCache::open_range(const std::string& cid, std::uint64_t offset, std::uint64_t size) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(cid);
+  if (it == entries_.end() || !covered_locked(it->second, offset, size)) return -1;
+  int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  ++stats_.hits;
+  return fd;
+}
+
 Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(cid);

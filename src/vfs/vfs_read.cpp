@@ -23,6 +23,22 @@ constexpr std::uint64_t kMinWindow = kPart;
 constexpr std::uint64_t kMaxWindow = 64ull << 20;
 constexpr std::size_t kMaxPartsPerFile = kMaxWindow / kPart;
 constexpr int kMaxPartsOverall = 32;  // every leaf in flight holds one buffer of at most a leaf
+
+// Counts a read into the stream; true when it is sequential: near where the stream is (kernel read-ahead
+// on several threads arrives slightly out of order, so a read a little behind or ahead still counts).
+bool note_sequential(ReadAhead& ra, std::uint64_t offset, std::size_t want) {
+  const bool sequential = ra.reads > 0 && offset <= ra.next_offset + kPart &&
+                          offset + std::max(ra.window, kPart) >= ra.next_offset;
+  ++ra.reads;
+  if (!sequential) {
+    ra.window = 0;
+    ra.next_offset = offset + want;
+    return false;
+  }
+  if (ra.window == 0) ra.window = kMinWindow;
+  ra.next_offset = std::max<std::uint64_t>(ra.next_offset, offset + want);
+  return true;
+}
 }  // namespace
 
 Result<Opened> Vfs::open(Ino ino, int flags) {
@@ -139,40 +155,13 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   if (offset >= file_size) return 0;
   const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
   ReadAhead& ra = handle.ra;
-  // Sequential: near where the stream is (kernel read-ahead on several threads arrives slightly out of
-  // order, so a read a little behind or ahead still counts).
-  auto note_read = [&] {
-    const bool sequential = ra.reads > 0 && offset <= ra.next_offset + kPart &&
-                            offset + std::max(ra.window, kPart) >= ra.next_offset;
-    ++ra.reads;
-    if (!sequential) {
-      ra.window = 0;
-      ra.next_offset = offset + want;
-      return false;
-    }
-    if (ra.window == 0) ra.window = kMinWindow;
-    ra.next_offset = std::max<std::uint64_t>(ra.next_offset, offset + want);
-    return true;
-  };
-  auto mark_verified = [&] {
-    if (offset + want < file_size) return;
-    {
-      std::lock_guard lock(mu_);
-      if (handle.node->verified) return;
-    }
-    if (!content_->contains(cid, 0, file_size)) return;
-    std::lock_guard lock(mu_);
-    handle.node->verified = true;  // every byte of it was checked against its CID and is in the cache
-  };
+  auto mark_verified = [&] { this->mark_verified(handle, cid, file_size, offset + want); };
+  auto note_read = [&] { return note_sequential(ra, offset, want); };
 
   auto hit = content_->read(cid, offset, want, out);
   if (!hit) return std::unexpected(hit.error());
   if (*hit) {
-    {
-      std::lock_guard lock(ra.mu);
-      if (note_read()) schedule_parts(ra, cid, file_size, offset + want);
-    }
-    mark_verified();
+    note_cached_read(handle, cid, file_size, offset, want);
     return want;
   }
 
@@ -209,6 +198,48 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   }
   mark_verified();
   return static_cast<std::size_t>(*fetched);
+}
+
+void Vfs::mark_verified(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t end) {
+  if (end < file_size) return;
+  {
+    std::lock_guard lock(mu_);
+    if (handle.node->verified) return;
+  }
+  if (!content_->contains(cid, 0, file_size)) return;
+  std::lock_guard lock(mu_);
+  handle.node->verified = true;  // every byte of it was checked against its CID and is in the cache
+}
+
+void Vfs::note_cached_read(Handle& handle, const std::string& cid, std::uint64_t file_size,
+                           std::uint64_t offset, std::size_t size) {
+  {
+    std::lock_guard lock(handle.ra.mu);
+    if (note_sequential(handle.ra, offset, size)) schedule_parts(handle.ra, cid, file_size, offset + size);
+  }
+  mark_verified(handle, cid, file_size, offset + size);
+}
+
+std::optional<CachedSlice> Vfs::read_cached(std::uint64_t fh, std::uint64_t offset, std::size_t size) {
+  std::shared_ptr<Handle> handle;
+  std::string cid;
+  std::uint64_t file_size = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return std::nullopt;
+    handle = it->second;
+    const Node& node = *handle->node;
+    if (handle->local || (node.kind != Kind::Pin && node.kind != Kind::DirEntry)) return std::nullopt;
+    cid = node.kind == Kind::Pin ? node.pin.cid : node.cid;
+    file_size = file_size_locked(node);
+  }
+  if (offset >= file_size) return std::nullopt;
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
+  const int fd = content_->open_range(cid, offset, want);
+  if (fd < 0) return std::nullopt;
+  note_cached_read(*handle, cid, file_size, offset, want);
+  return CachedSlice{fd, offset, want};
 }
 
 Result<std::uint64_t> Vfs::fetch_verified(const std::string& cid, std::uint64_t begin, std::uint64_t length,

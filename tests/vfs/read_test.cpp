@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -166,6 +168,36 @@ TEST_F(Reading, write_immutable_open_pin_for_writing_is_erofs) {
   auto appended = vfs_->open(entry->ino, O_RDWR | O_APPEND);
   ASSERT_FALSE(appended);
   EXPECT_EQ(appended.error().errnum, EROFS);
+}
+
+}  // namespace
+}  // namespace pinfs::vfs::testing
+
+namespace pinfs::vfs::testing {
+namespace {
+
+// [read.cache] A cached range is handed out as a slice of the cache file (for the adapter to reply from the
+// descriptor); a range not cached yet is not.
+TEST_F(Reading, read_cache_cached_range_is_a_slice_of_the_cache_file) {
+  auto content = pattern(3 << 20);
+  fake_->add_file("c.bin", content);
+  start();
+  auto entry = walk("/c.bin");
+  auto opened = vfs_->open(entry->ino, O_RDONLY);
+  ASSERT_TRUE(opened);
+  EXPECT_FALSE(vfs_->read_cached(opened->fh, 4096, 8192).has_value());
+  ASSERT_EQ(*cat("/c.bin"), content);
+  auto slice = vfs_->read_cached(opened->fh, (2 << 20) + 5, 1 << 20);
+  ASSERT_TRUE(slice.has_value());
+  EXPECT_EQ(slice->offset, (2u << 20) + 5);
+  EXPECT_EQ(slice->size, (1u << 20) - 5);  // up to the end of the file
+  std::string got(slice->size, '\0');
+  EXPECT_EQ(::pread(slice->fd, got.data(), got.size(), static_cast<off_t>(slice->offset)),
+            static_cast<ssize_t>(got.size()));
+  ::close(slice->fd);
+  EXPECT_TRUE(got == content.substr((2 << 20) + 5));
+  EXPECT_FALSE(vfs_->read_cached(opened->fh, content.size(), 10).has_value());
+  vfs_->release(opened->fh);
 }
 
 }  // namespace

@@ -59,6 +59,13 @@ struct Opened {
   bool keep_cache = false;  // pinned content never changes
 };
 
+// Bytes of a file that sit in the content cache: [offset, offset + size) of fd, which the caller closes.
+struct CachedSlice {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::size_t size = 0;
+};
+
 struct Created {
   Entry entry;  // lookup count already taken
   Opened file;
@@ -102,6 +109,9 @@ class Vfs {
   Result<Opened> open(Ino ino, int flags);
   Result<Created> create(Ino parent, const std::string& name, mode_t mode, int flags);
   Result<std::size_t> read(std::uint64_t fh, std::uint64_t offset, std::size_t size, char* out);
+  // The same read when every byte of it is in the content cache (verified), as a slice of the cache file
+  // for the adapter to splice; nullopt otherwise (then read() fetches it).
+  std::optional<CachedSlice> read_cached(std::uint64_t fh, std::uint64_t offset, std::size_t size);
   Result<std::size_t> write(std::uint64_t fh, std::uint64_t offset, const char* data, std::size_t size);
   Result<void> flush(std::uint64_t fh);
   Result<void> fsync(std::uint64_t fh);
@@ -167,6 +177,11 @@ class Vfs {
 
   // reading (vfs_read.cpp)
   Result<std::size_t> read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out);
+  // Sequential-read bookkeeping for a read served from the cache (read-ahead continues, verified flag).
+  void note_cached_read(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t offset,
+                        std::size_t size);
+  // Sets the node's verified flag once a read reached `end` = the file's end and all of it is cached.
+  void mark_verified(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t end);
   // Reads [begin, begin + length) of cid through the verified reader: only checked leaves reach the
   // content cache and out (which, when given, receives [begin, begin + length)).
   Result<std::uint64_t> fetch_verified(const std::string& cid, std::uint64_t begin, std::uint64_t length,
