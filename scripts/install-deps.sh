@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(
+  # packaging: man pages (scdoc, man-db renders them in tests), the .deb (dpkg-shlibdeps), lintian, and
+  # systemd-analyze verify of the units and systemd-nspawn to run them under systemd
+  scdoc man-db dpkg-dev lintian systemd systemd-container
   # build
   build-essential cmake pkg-config clang-format git
   # libraries (DESIGN.md §6)

@@ -10,6 +10,7 @@ build_dir=build
 [ "$sanitize" = "ON" ] && build_dir=build-asan
 jobs=$(nproc)
 
-cmake -S . -B "$build_dir" -DPINFS_SANITIZE="$sanitize" >/dev/null
+# Warnings are errors here (and in CI); a user's or packager's plain `cmake` build keeps them warnings.
+cmake -S . -B "$build_dir" -DPINFS_SANITIZE="$sanitize" -DPINFS_WERROR=ON >/dev/null
 cmake --build "$build_dir" -j"$jobs"
 ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" --timeout 600

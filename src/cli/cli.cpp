@@ -15,12 +15,8 @@ int run(int argc, char** argv) {
   app.parse_complete_callback([&] { log::setup(log_level); });
 
   int exit_code = kOk;
-#ifdef PINFS_HAVE_cid
   register_cid(app, exit_code);
-#endif
-#ifdef PINFS_HAVE_fuse
   register_mount(app, exit_code);
-#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,4 @@
-// `pinfs mount`, `pinfs unmount`, `pinfs status` (DESIGN.md §1). Compiled in once the fuse layer exists.
-#ifdef PINFS_HAVE_fuse
+// `pinfs mount`, `pinfs unmount`, `pinfs status` (DESIGN.md §1).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -371,5 +370,3 @@ void register_mount(CLI::App& app, int& exit_code) {
 }
 
 }  // namespace pinfs::cli
-
-#endif  // PINFS_HAVE_fuse

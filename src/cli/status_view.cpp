@@ -95,7 +95,12 @@ std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t wi
   const auto filled = static_cast<std::size_t>(fraction * static_cast<double>(inner) + 0.5);
   char pct[8];
   std::snprintf(pct, sizeof pct, "%3.0f%%", fraction * 100.0);
-  return "[" + std::string(filled, '#') + std::string(inner - filled, '-') + "] " + pct;
+  std::string bar = "[";  // appended, not "[" + …: GCC 12 -O3 misreports that (-Wrestrict)
+  bar.append(filled, '#');
+  bar.append(inner - filled, '-');
+  bar += "] ";
+  bar += pct;
+  return bar;
 }
 
 std::string human_bytes(std::uint64_t bytes) {

@@ -24,7 +24,10 @@ void register_control(httplib::Server& svr, Context& ctx) {
       return;
     }
     std::string out = "{\"added\":[";
-    for (std::size_t i = 0; i < ids->size(); ++i) out += (i ? "," : "") + json_escape_string((*ids)[i]);
+    for (std::size_t i = 0; i < ids->size(); ++i) {
+      if (i) out += ',';
+      out += json_escape_string((*ids)[i]);  // appended: GCC 12 -O3 misreports `"," + s` (-Wrestrict)
+    }
     json_reply(res, 200, out + "]}");
   });
   svr.Delete("/_emulator/faults", [&ctx](const httplib::Request& req, httplib::Response& res) {

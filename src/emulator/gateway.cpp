@@ -140,7 +140,10 @@ void serve(const httplib::Request& req, httplib::Response& res, Context& ctx) {
   bool raw = format == "raw" || accept.find("application/vnd.ipld.raw") != std::string::npos;
   bool car = format == "car" || accept.find("application/vnd.ipld.car") != std::string::npos;
   res.set_header("X-Ipfs-Path", "/ipfs/" + rest);
-  res.set_header("Etag", "\"" + target->to_string() + (raw ? ".raw" : car ? ".car" : "") + "\"");
+  std::string etag = "\"";  // appended, not "\"" + …: GCC 12 -O3 misreports that (-Wrestrict)
+  etag += target->to_string();
+  etag += raw ? ".raw\"" : car ? ".car\"" : "\"";
+  res.set_header("Etag", etag);
   res.set_header("Cache-Control", "public, max-age=29030400, immutable");
   if (raw) {
     auto block = ctx.blocks->get(*target);

@@ -44,7 +44,10 @@ std::string HttpGateway::url_for(const std::string& cid, const std::string& path
   while (start < path.size()) {
     std::size_t end = path.find('/', start);
     if (end == std::string::npos) end = path.size();
-    if (end > start) url += "/" + http::url_encode(path.substr(start, end - start));
+    if (end > start) {
+      url += '/';  // appended, not "/" + …: GCC 12 -O3 misreports that (-Wrestrict)
+      url += http::url_encode(path.substr(start, end - start));
+    }
     start = end + 1;
   }
   return url;
