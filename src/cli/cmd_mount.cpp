@@ -297,6 +297,14 @@ void add_mount_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--poll-interval", f.poll_interval,
                   "Seconds after which changes made elsewhere appear (default: 60)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--rate-per-minute", f.rate_per_minute,
+                  "Requests per minute to assume until the service announces its limits (X-RateLimit-*): "
+                  "Pinata account-wide and /pinning/, AIOZ every call (default: the lowest plan's, Pinata "
+                  "60, AIOZ 180)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--list-rate-per-minute", f.list_rate_per_minute,
+                  "The same for Pinata's /data/ calls (listings, totals) (default: 30)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option(
       "--credentials-file", f.credentials_file,
       "File with `jwt = …` or `api_key = …` + `api_secret = …` lines, mode 0600 (default: the profile, "

@@ -295,15 +295,16 @@ Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLooku
       return fail(EINVAL, "'" + *url + "' is not an http:// or https:// URL");
     while (url->size() > 8 && url->back() == '/') url->pop_back();
   }
+  svc.rate_per_minute = flags.rate_per_minute ? flags.rate_per_minute : prof_d(&Profile::rate_per_minute);
+  svc.list_rate_per_minute =
+      flags.list_rate_per_minute ? flags.list_rate_per_minute : prof_d(&Profile::list_rate_per_minute);
   if (profile) {
-    svc.rate_per_minute = profile->rate_per_minute;
-    svc.list_rate_per_minute = profile->list_rate_per_minute;
     if (profile->ca_path) svc.ca_path = *profile->ca_path;
     if (profile->tls_verify) svc.tls_verify = *profile->tls_verify;
   }
   for (const auto& rate : {svc.rate_per_minute, svc.list_rate_per_minute})
     if (rate && !(*rate > 0))
-      return fail(EINVAL, "profile '" + out.profile + "': rate limits must be positive");
+      return fail(EINVAL, "rate_per_minute and list_rate_per_minute must be positive (requests per minute)");
 
   auto& v = out.vfs;
   if (flags.cache_dir) {

@@ -11,7 +11,8 @@ std::string usage() {
 
 A local Pinata- and AIOZ-compatible pinning service with an IPFS gateway, on one port:
   Pinata API at /pinning/... and /data/..., AIOZ W3IPFS API at /api/..., gateway at /ipfs/...,
-  control API (loopback callers only) at /_emulator/faults and /_emulator/stats.
+  control API (loopback callers only) at /_emulator/faults, /_emulator/stats and
+  /_emulator/network.
 
 Options:
   --listen HOST:PORT       address to serve on; PORT 0 picks a free port (default 127.0.0.1:0).
@@ -26,6 +27,14 @@ Options:
                            aioz (/api/*), gateway (/ipfs/*), all (any class without its own
                            limit). Off by default. Over the limit: 429 with Retry-After and
                            X-RateLimit-Limit/Remaining/Reset.
+                           Every reply of the API and gateway says the limit it is under
+                           (X-RateLimit-Limit/Remaining/Reset); a class without a limit
+                           announces 1000000 per minute.
+  --latency MS             wait MS milliseconds before answering each API and gateway request
+                           (default 0: loopback speed)
+  --bandwidth MBIT         cap each reply body at MBIT megabits per second, per connection
+                           (default 0: no cap). Both can be changed at run time with
+                           POST /_emulator/network {"latency_ms":N,"bandwidth_mbit":X}
   --threads N              worker threads (default 64)
   --log-level LEVEL        trace, debug, info, warn, error (default warn); logs go to stderr
   -h, --help               show this help
@@ -90,6 +99,18 @@ Result<Config> parse_args(int argc, char** argv) {
       auto v = next();
       if (!v) return std::unexpected(v.error());
       c.rate_limits.push_back(*v);
+    } else if (a == "--latency") {
+      auto v = next();
+      if (!v) return std::unexpected(v.error());
+      if (auto r = number(*v, c.latency_ms); !r || c.latency_ms > 600000)
+        return fail(EINVAL, "--latency needs milliseconds from 0 to 600000");
+    } else if (a == "--bandwidth") {
+      auto v = next();
+      if (!v) return std::unexpected(v.error());
+      char* end = nullptr;
+      c.bandwidth_mbit = std::strtod(v->c_str(), &end);
+      if (v->empty() || *end != '\0' || !(c.bandwidth_mbit >= 0))
+        return fail(EINVAL, "--bandwidth needs megabits per second (a non-negative number)");
     } else if (a == "--threads") {
       auto v = next();
       if (!v) return std::unexpected(v.error());

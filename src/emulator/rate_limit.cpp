@@ -37,19 +37,27 @@ Result<void> RateLimiter::add_rule(const std::string& spec) {
 
 RateDecision RateLimiter::check(const std::string& rate_class) {
   RateDecision d;
-  auto it = limits_.find(rate_class);
-  std::string key = rate_class;
-  if (it == limits_.end()) {
-    if (rate_class == "control" || rate_class == "other") return d;
-    it = limits_.find("all");
-    key = "all";
-    if (it == limits_.end()) return d;
-  }
-  d.limited = true;
-  d.limit = it->second;
+  if (rate_class == "control") return d;
   std::int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
+  auto unlimited = [&] {
+    d.announce = true;
+    d.limit = d.remaining = kUnlimited;
+    d.reset_epoch_s = now + 60;
+    return d;
+  };
+  auto it = limits_.find(rate_class);
+  std::string key = rate_class;
+  if (it == limits_.end()) {
+    if (rate_class == "other") return unlimited();
+    it = limits_.find("all");
+    key = "all";
+    if (it == limits_.end()) return unlimited();
+  }
+  d.limited = true;
+  d.announce = true;
+  d.limit = it->second;
   std::lock_guard lock(mu_);
   auto& w = windows_[key];
   if (w.start_s == 0 || now >= w.start_s + 60) {

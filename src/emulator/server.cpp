@@ -60,6 +60,7 @@ void install_hooks(httplib::Server& svr, Context& ctx) {
       in = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
     ctx.stats.request(info.endpoint, in);
     if (info.rate_class == "control") return httplib::Server::HandlerResponse::Unhandled;
+    ctx.network.delay_request();
     st.rate = ctx.limits.check(info.rate_class);
     // A reply sent before the body was read: close the connection afterwards, so the unread
     // body is never taken for the next request on it.
@@ -96,13 +97,14 @@ void install_hooks(httplib::Server& svr, Context& ctx) {
   svr.set_post_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
     auto& st = request_state();
-    if (st.rate.limited) {
+    if (st.rate.announce) {
       res.set_header("X-RateLimit-Limit", std::to_string(st.rate.limit));
       res.set_header("X-RateLimit-Remaining", std::to_string(st.rate.remaining));
       res.set_header("X-RateLimit-Reset", std::to_string(st.rate.reset_epoch_s));
     }
     if (st.fault && st.fault->action != FaultAction::ResetRequest) apply_response_fault(*st.fault, res);
     ctx.stats.response(res.status, res.body.size());
+    if (req.path.rfind("/_emulator/", 0) != 0) ctx.network.shape_reply(res);
     st = RequestState{};
   });
   svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -128,6 +130,27 @@ void install_hooks(httplib::Server& svr, Context& ctx) {
   });
 }
 
+bool from_loopback(const httplib::Request& req, httplib::Response& res) {
+  const std::string& a = req.remote_addr;
+  if (a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0) return true;
+  json_reply(res, 403, "{\"error\":\"the control API answers loopback callers only\"}");
+  return false;
+}
+
+void register_network(httplib::Server& svr, Context& ctx) {
+  svr.Get("/_emulator/network", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (from_loopback(req, res)) json_reply(res, 200, ctx.network.to_json());
+  });
+  svr.Post("/_emulator/network", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (!from_loopback(req, res)) return;
+    if (auto ok = ctx.network.update_json(req.body); !ok) {
+      json_reply(res, 400, "{\"error\":" + json_escape_string(ok.error().message) + "}");
+      return;
+    }
+    json_reply(res, 200, ctx.network.to_json());
+  });
+}
+
 }  // namespace
 
 int run_main(int argc, char** argv) {
@@ -149,6 +172,8 @@ int run_main(int argc, char** argv) {
 
   Context ctx;
   ctx.config = *cfg;
+  ctx.network.set_latency_ms(cfg->latency_ms);
+  ctx.network.set_bandwidth_mbit(cfg->bandwidth_mbit);
   for (auto& spec : cfg->rate_limits) {
     if (auto r = ctx.limits.add_rule(spec); !r) {
       std::fprintf(stderr, "pinfs-emulator: %s\n", r.error().message.c_str());
@@ -192,6 +217,7 @@ int run_main(int argc, char** argv) {
   svr.set_tcp_nodelay(true);
   install_hooks(svr, ctx);
   register_control(svr, ctx);
+  register_network(svr, ctx);
   register_pinata(svr, ctx);
   register_aioz(svr, ctx);
   register_gateway(svr, ctx);

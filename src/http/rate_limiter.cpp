@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 namespace pinfs::http {
 
@@ -16,58 +15,126 @@ void TokenBucket::refill(Clock::time_point now) {
   last_ = now;
 }
 
-Clock::duration TokenBucket::reserve(Clock::time_point now) {
-  Clock::duration wait = Clock::duration::zero();
-  if (blocked_until_ > now) wait = blocked_until_ - now;
-  if (rate_per_minute_ <= 0) return wait;
+Clock::duration TokenBucket::available_in(Clock::time_point now) {
+  if (rate_per_minute_ <= 0) return Clock::duration::zero();
+  refill(now);
+  if (tokens_ >= 1.0) return Clock::duration::zero();
+  const auto missing = std::chrono::duration<double>((1.0 - tokens_) * 60.0 / rate_per_minute_);
+  return std::max(Clock::duration(1), std::chrono::ceil<Clock::duration>(missing));
+}
+
+void TokenBucket::take(Clock::time_point now) {
+  if (rate_per_minute_ <= 0) return;
   refill(now);
   tokens_ -= 1.0;
-  if (tokens_ < 0) {
-    // Debt is paid back at the refill rate: later callers queue behind earlier ones.
-    const auto debt = std::chrono::duration<double>(-tokens_ * 60.0 / rate_per_minute_);
-    wait = std::max(wait, std::chrono::duration_cast<Clock::duration>(debt));
-  }
-  return wait;
 }
 
-void TokenBucket::block_until(Clock::time_point until) {
-  blocked_until_ = std::max(blocked_until_, until);
-}
-
-void RateLimiter::set_rate(const std::string& rate_class, double rate_per_minute, double burst) {
+void RateLimiter::assume_per_minute(const std::string& rate_class, double limit) {
   std::lock_guard lock(mutex_);
-  buckets_.insert_or_assign(rate_class, TokenBucket(rate_per_minute, burst));
-}
-
-void RateLimiter::set_limit_per_minute(const std::string& rate_class, double limit) {
-  if (limit <= 0) return set_rate(rate_class, 0);
-  const double burst = std::max(1.0, std::floor(limit / 6));
-  set_rate(rate_class, std::max(limit - burst, limit / 2), burst);
-}
-
-void RateLimiter::acquire(const std::string& rate_class) {
-  Clock::duration wait{};
-  {
-    std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
-    if (auto it = buckets_.find(kOverall); it != buckets_.end()) wait = it->second.reserve(now);
-    if (!rate_class.empty()) {
-      if (auto it = buckets_.find(rate_class); it != buckets_.end()) {
-        wait = std::max(wait, it->second.reserve(now));
-      }
-    }
+  auto& st = state(rate_class);
+  if (limit <= 0) {
+    st.assumed.reset();
+  } else {
+    const double burst = std::max(1.0, std::floor(limit / 6));
+    st.assumed.emplace(std::max(limit - burst, limit / 2), burst);
   }
-  if (wait > Clock::duration::zero()) std::this_thread::sleep_for(wait);
+  changed_.notify_all();
+}
+
+RateLimiter::ClassState& RateLimiter::state(const std::string& rate_class) {
+  return classes_[rate_class];
+}
+
+void RateLimiter::roll(Window& w, Clock::time_point now) {
+  if (now < w.reset) return;
+  // The service said nothing newer: assume the next window is as long and as large as the last.
+  const auto behind = (now - w.reset) / RateLimiter::kWindow;
+  w.reset += RateLimiter::kWindow * (behind + 1);
+  w.remaining = w.limit;
+}
+
+RateLimiter::Grant RateLimiter::try_acquire(const std::string& rate_class, Clock::time_point now) {
+  auto& st = state(rate_class);
+  Grant g;
+  if (st.blocked_until > now) {
+    g.wait = st.blocked_until - now;
+    return g;
+  }
+  if (st.window) {
+    roll(*st.window, now);
+    if (st.window->remaining <= 0) {
+      g.wait = st.window->reset - now;
+      return g;
+    }
+    --st.window->remaining;
+  } else {
+    // Unannounced: the class's own assumption and the shared one (for a fresh account's first burst).
+    ClassState* overall = rate_class == kOverall ? nullptr : &state(kOverall);
+    Clock::duration wait{};
+    if (st.assumed) wait = st.assumed->available_in(now);
+    if (overall && overall->assumed) wait = std::max(wait, overall->assumed->available_in(now));
+    if (overall && overall->blocked_until > now) wait = std::max(wait, overall->blocked_until - now);
+    if (wait > Clock::duration::zero()) {
+      g.wait = wait;
+      return g;
+    }
+    if (st.assumed) st.assumed->take(now);
+    if (overall && overall->assumed) overall->assumed->take(now);
+  }
+  g.granted = true;
+  g.ticket = ++st.granted;
+  return g;
+}
+
+std::uint64_t RateLimiter::acquire(const std::string& rate_class) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    auto g = try_acquire(rate_class, Clock::now());
+    if (g.granted) return g.ticket;
+    changed_.wait_for(lock, g.wait);
+  }
+}
+
+void RateLimiter::learn(const std::string& rate_class, const RateAnnouncement& a, std::uint64_t ticket,
+                        Clock::time_point now) {
+  if (a.empty()) return;
+  std::lock_guard lock(mutex_);
+  auto& st = state(rate_class);
+  if (!a.limit || *a.limit <= 0) {  // a limit of 0 would stop the class for good: not a usable window
+    // Only "nothing left until then": honour it without inventing a limit.
+    if (a.remaining && *a.remaining <= 0 && a.reset) st.blocked_until = std::max(st.blocked_until, *a.reset);
+    changed_.notify_all();
+    return;
+  }
+  const long long limit = *a.limit;
+  const Clock::time_point reset = a.reset.value_or(now + kWindow);
+  const long long later = ticket <= st.granted ? static_cast<long long>(st.granted - ticket) : 0;
+  const long long left = std::max(0LL, a.remaining.value_or(limit - 1) - later);
+  // Resets are whole seconds: within a second is the same window.
+  constexpr auto kSame = std::chrono::milliseconds(1000);
+  if (!st.window || reset > st.window->reset + kSame) {
+    st.window = Window{limit, left, reset};
+  } else if (reset + kSame >= st.window->reset) {
+    st.window->limit = limit;
+    st.window->remaining = std::min(st.window->remaining, left);
+  }  // else: a late reply about a window already over
+  changed_.notify_all();
 }
 
 void RateLimiter::block_until(const std::string& rate_class, Clock::time_point until) {
   std::lock_guard lock(mutex_);
-  auto overall = buckets_.find(kOverall);
-  if (overall == buckets_.end()) overall = buckets_.emplace(kOverall, TokenBucket(0, 1)).first;  // unlimited
-  overall->second.block_until(until);
-  if (!rate_class.empty()) {
-    if (auto it = buckets_.find(rate_class); it != buckets_.end()) it->second.block_until(until);
-  }
+  auto& st = state(rate_class);
+  st.blocked_until = std::max(st.blocked_until, until);
+  changed_.notify_all();
+}
+
+std::optional<RateLimiter::Window> RateLimiter::announced(const std::string& rate_class,
+                                                          Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto& st = state(rate_class);
+  if (!st.window) return std::nullopt;
+  roll(*st.window, now);
+  return st.window;
 }
 
 }  // namespace pinfs::http

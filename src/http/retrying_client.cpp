@@ -68,6 +68,25 @@ std::optional<std::chrono::milliseconds> server_delay(const Response& response, 
   return std::nullopt;
 }
 
+RateAnnouncement announced_limits(const Response& response, std::chrono::system_clock::time_point wall_now,
+                                  Clock::time_point now) {
+  RateAnnouncement a;
+  auto number = [&](const char* name) -> std::optional<long long> {
+    auto value = response.header(name);
+    return value ? parse_integer(*value) : std::nullopt;
+  };
+  a.limit = number("x-ratelimit-limit");
+  a.remaining = number("x-ratelimit-remaining");
+  if (auto reset = number("x-ratelimit-reset")) {
+    const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(wall_now.time_since_epoch());
+    // Providers send epoch seconds; a small number can only be a delta.
+    const auto delta = *reset > 1'000'000'000LL ? std::chrono::seconds(*reset) - wall
+                                                : std::chrono::milliseconds(std::chrono::seconds(*reset));
+    a.reset = now + std::max(std::chrono::milliseconds(0), delta);
+  }
+  return a;
+}
+
 RetryingClient::RetryingClient(std::shared_ptr<HttpClient> inner, RetryPolicy policy,
                                std::shared_ptr<RateLimiter> limiter, Sleeper sleeper)
     : inner_(std::move(inner)), policy_(policy), limiter_(std::move(limiter)), sleep_(std::move(sleeper)) {
@@ -92,8 +111,15 @@ Result<Response> RetryingClient::perform(const Request& request) {
   const std::string_view method = method_name(request.method);
 
   for (int attempt = 0;; ++attempt) {
-    if (limiter_) limiter_->acquire(request.rate_class);
+    const std::uint64_t ticket = limiter_ ? limiter_->acquire(request.rate_class) : 0;
     auto result = inner_->perform(attempt_request);
+    if (limiter_ && result) {
+      const auto now = Clock::now();
+      auto announced = announced_limits(*result, std::chrono::system_clock::now(), now);
+      // A stuck clock must not hang a mount (as with Retry-After).
+      if (announced.reset) announced.reset = std::min(*announced.reset, now + policy_.max_server_delay);
+      limiter_->learn(request.rate_class, announced, ticket, now);
+    }
 
     bool retry = false;
     bool not_processed = false;
@@ -109,13 +135,7 @@ Result<Response> RetryingClient::perform(const Request& request) {
       result->attempts = attempt + 1;
       const Outcome outcome = classify_status(result->status);
       const auto server = server_delay(*result, std::time(nullptr));
-      if (result->ok()) {
-        if (server && result->header("x-ratelimit-remaining") == "0" && limiter_) {
-          limiter_->block_until(request.rate_class,
-                                Clock::now() + std::min(*server, policy_.max_server_delay));
-        }
-        return result;
-      }
+      if (result->ok()) return result;  // an exhausted window was learned above
       retry = outcome.retryable;
       not_processed = outcome.not_processed;
       why = "HTTP " + std::to_string(result->status);

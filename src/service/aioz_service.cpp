@@ -41,6 +41,7 @@ http::Request AiozService::request(Method method, const std::string& path) const
   r.url = api_url_ + path;
   r.headers = auth_;
   r.idempotent = method != Method::Post;
+  r.rate_class = kAiozClass;
   return r;
 }
 

@@ -76,15 +76,18 @@ http::RetryPolicy retry_policy_for(const ServiceConfig& config) {
 }
 
 std::shared_ptr<http::RateLimiter> rate_limiter_for(const ServiceConfig& config) {
+  // Assumptions only: each class follows what the service announces once it has answered.
   auto limiter = std::make_shared<http::RateLimiter>();
   if (config.provider == "pinata") {
-    limiter->set_limit_per_minute(http::RateLimiter::kOverall,
-                                  config.rate_per_minute.value_or(kPinataDefaultRate));
-    limiter->set_limit_per_minute(kPinataDataClass,
-                                  config.list_rate_per_minute.value_or(kPinataDefaultDataRate));
+    // The lowest plan's rate is account-wide: until the service has described a class, all of them share it,
+    // so the first burst of a fresh mount is safe on a free plan.
+    const double rate = config.rate_per_minute.value_or(kPinataDefaultRate);
+    limiter->assume_per_minute(http::RateLimiter::kOverall, rate);
+    limiter->assume_per_minute(kPinataPinningClass, rate);
+    limiter->assume_per_minute(kPinataDataClass,
+                               config.list_rate_per_minute.value_or(kPinataDefaultDataRate));
   } else {
-    limiter->set_limit_per_minute(http::RateLimiter::kOverall,
-                                  config.rate_per_minute.value_or(kAiozDefaultRate));
+    limiter->assume_per_minute(kAiozClass, config.rate_per_minute.value_or(kAiozDefaultRate));
   }
   return limiter;
 }

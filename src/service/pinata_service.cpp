@@ -55,7 +55,7 @@ http::Request PinataService::request(Method method, const std::string& path) con
   r.url = api_url_ + path;
   r.headers = auth_;
   r.idempotent = method != Method::Post;
-  if (path.starts_with("/data/")) r.rate_class = kPinataDataClass;
+  r.rate_class = path.starts_with("/data/") ? kPinataDataClass : kPinataPinningClass;
   return r;
 }
 

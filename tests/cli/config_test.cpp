@@ -104,6 +104,22 @@ cache_max_bytes = 1048576
   EXPECT_EQ(from_flags->vfs.poll_interval, std::chrono::seconds(2));  // rounded up, never 0
 }
 
+TEST_F(MountConfigTest, RateFlagsOverrideTheProfileAndMustBePositive) {
+  write_config("[profiles.work]\nprovider = \"pinata\"\nrate_per_minute = 250\nlist_rate_per_minute = 30\n");
+  MountFlags flags;
+  flags.profile = "work";
+  flags.rate_per_minute = 500;
+  auto config = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->service.rate_per_minute, 500.0);
+  EXPECT_EQ(config->service.list_rate_per_minute, 30.0);  // not overridden: still the profile's
+  flags.list_rate_per_minute = 0;
+  auto bad = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().errnum, EINVAL);
+  EXPECT_NE(bad.error().message.find("list_rate_per_minute"), std::string::npos);
+}
+
 TEST_F(MountConfigTest, DefaultCacheDirIsNamedAfterTheProfile) {
   write_config("[profiles.home]\nprovider = \"pinata\"\n");
   MountFlags flags;

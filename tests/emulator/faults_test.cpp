@@ -190,11 +190,11 @@ TEST(EmulatorRateLimit, LimitsAClassWithHeaders) {
   EXPECT_GT(std::stoi(limited->get_header_value("Retry-After")), 0);
   EXPECT_EQ(limited->get_header_value("X-RateLimit-Remaining"), "0");
   EXPECT_EQ(str(parse_json(limited->body)["error"], "reason"), "RATE_LIMITED");
-  // Another class has its own budget; an unlimited class has no headers.
+  // Another class has its own budget; a class without a limit announces a large one.
   auto pinning = cli.Get("/pinning/pinJobs", jwt_headers(emu));
   ASSERT_TRUE(pinning);
   EXPECT_EQ(pinning->status, 200);
-  EXPECT_FALSE(pinning->has_header("X-RateLimit-Limit"));
+  EXPECT_EQ(pinning->get_header_value("X-RateLimit-Limit"), "1000000");
   EXPECT_EQ(cli.Get("/api/apiKeys/testAuthentication", aioz_headers(emu))->status, 200);
   EXPECT_EQ(cli.Get("/api/apiKeys/testAuthentication", aioz_headers(emu))->status, 200);
   auto aioz = cli.Get("/api/apiKeys/testAuthentication", aioz_headers(emu));
@@ -206,15 +206,20 @@ TEST(EmulatorRateLimit, LimitsAClassWithHeaders) {
   EXPECT_EQ(stats["responses_by_status"]["429"].GetInt(), 2);
 }
 
-TEST(EmulatorRateLimit, OffByDefault) {
+TEST(EmulatorRateLimit, OffByDefaultAndAnnouncedAsUnlimited) {
   EmulatorProcess emu;
   auto cli = client_for(emu);
   for (int i = 0; i < 40; ++i) {
     auto r = cli.Get("/data/testAuthentication", jwt_headers(emu));
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200);
-    EXPECT_FALSE(r->has_header("X-RateLimit-Limit"));
+    EXPECT_EQ(r->get_header_value("X-RateLimit-Limit"), "1000000");
+    EXPECT_EQ(r->get_header_value("X-RateLimit-Remaining"), "1000000");
+    EXPECT_FALSE(r->get_header_value("X-RateLimit-Reset").empty());
   }
+  auto control = cli.Get("/_emulator/stats");
+  ASSERT_TRUE(control);
+  EXPECT_FALSE(control->has_header("X-RateLimit-Limit"));  // the control API is not part of the service
 }
 
 }  // namespace

@@ -63,6 +63,67 @@ TEST(ServerDelay, ParsesRetryAfterSecondsDateAndRateLimitReset) {
   EXPECT_EQ(server_delay(r, 1'700'000'000), std::nullopt);
 }
 
+TEST(AnnouncedLimits, ParsesLimitRemainingAndResetOntoTheSteadyClock) {
+  const auto wall = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  const auto now = Clock::time_point{} + 1000s;
+  Response r;
+  r.headers = {
+      {"x-ratelimit-limit", "60"}, {"x-ratelimit-remaining", "59"}, {"x-ratelimit-reset", "1700000042"}};
+  auto a = announced_limits(r, wall, now);
+  EXPECT_EQ(a.limit, 60);
+  EXPECT_EQ(a.remaining, 59);
+  EXPECT_EQ(a.reset, now + 42s);
+  r.headers = {{"x-ratelimit-reset", "5"}};  // a small number is a delta
+  EXPECT_EQ(announced_limits(r, wall, now).reset, now + 5s);
+  r.headers = {{"x-ratelimit-reset", "1600000000"}};  // in the past: now
+  EXPECT_EQ(announced_limits(r, wall, now).reset, now);
+  r.headers = {{"x-ratelimit-limit", "many"}};
+  EXPECT_TRUE(announced_limits(r, wall, now).empty());
+  r.headers = {};
+  EXPECT_TRUE(announced_limits(r, wall, now).empty());
+}
+
+TEST(RetryingClient, LearnsTheAnnouncedWindowFromEveryReply) {
+  auto limiter = std::make_shared<RateLimiter>();
+  limiter->assume_per_minute("c", 6);  // one at once, then one every 12 s
+  Harness h({}, limiter);
+  h.fake->set_handler([](const Request&) -> Result<Response> {
+    Response r;
+    r.status = 200;
+    r.headers = {
+        {"x-ratelimit-limit", "1000"}, {"x-ratelimit-remaining", "900"}, {"x-ratelimit-reset", "30"}};
+    return r;
+  });
+  Request req = get();
+  req.rate_class = "c";
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(h.client.perform(req).has_value());  // the guess would take 4 min
+  auto w = limiter->announced("c", Clock::now());
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->limit, 1000);
+  // Same window on every reply: what remains only goes down, by the 19 sent after the first answer.
+  EXPECT_EQ(w->remaining, 900 - 19);
+  EXPECT_TRUE(h.sleeps.empty());
+}
+
+TEST(RetryingClient, AnExhaustedWindowHoldsTheNextRequestOfItsClass) {
+  auto limiter = std::make_shared<RateLimiter>();
+  Harness h({}, limiter);
+  h.fake->push(200, "ok",
+               {{"x-ratelimit-limit", "5"}, {"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "1"}});
+  h.fake->push(200, "ok");
+  h.fake->push(200, "ok");
+  Request req = get();
+  req.rate_class = "c";
+  ASSERT_TRUE(h.client.perform(req).has_value());
+  Request other = get();
+  other.rate_class = "d";
+  auto start = Clock::now();
+  ASSERT_TRUE(h.client.perform(other).has_value());
+  EXPECT_LT(Clock::now() - start, 500ms);  // another class is not held
+  ASSERT_TRUE(h.client.perform(req).has_value());
+  EXPECT_GE(Clock::now() - start, 900ms);
+}
+
 TEST(RetryingClient, ServiceUnavailableThreeTimesThenSuccess) {
   Harness h;
   for (int i = 0; i < 3; ++i) h.fake->push(503, "busy");

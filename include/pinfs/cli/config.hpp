@@ -19,7 +19,8 @@ struct MountFlags {
   std::optional<std::string> profile, config_file, provider, api_url, gateway_url, cache_dir, upload;
   std::optional<std::string> credentials_file;
   std::optional<int> cid_version;
-  std::optional<double> poll_interval;  // seconds
+  std::optional<double> poll_interval;                          // seconds
+  std::optional<double> rate_per_minute, list_rate_per_minute;  // assumed until the service announces its own
 };
 
 // One `[profiles.NAME]` table of the config file.

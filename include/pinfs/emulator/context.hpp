@@ -11,6 +11,7 @@
 #include "pinfs/emulator/block_store.hpp"
 #include "pinfs/emulator/emulator.hpp"
 #include "pinfs/emulator/faults.hpp"
+#include "pinfs/emulator/network.hpp"
 #include "pinfs/emulator/rate_limit.hpp"
 #include "pinfs/emulator/stats.hpp"
 #include "pinfs/emulator/store.hpp"
@@ -33,6 +34,7 @@ struct Context {
   std::unique_ptr<Store> store;
   Faults faults;
   RateLimiter limits;
+  NetworkShape network;  // atomics, no lock
   Stats stats;
   JobRunner* jobs = nullptr;
 };

@@ -19,6 +19,8 @@ struct Config {
   std::vector<std::string> rate_limits;  // CLASS=N/min
   std::string log_level = "warn";
   int threads = 64;
+  int latency_ms = 0;         // before each API/gateway reply; 0: none
+  double bandwidth_mbit = 0;  // per-connection cap on reply bodies; 0: none
 };
 
 // Parses the command line. Returns ECANCELED after printing --help (exit 0).

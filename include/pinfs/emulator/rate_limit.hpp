@@ -13,7 +13,8 @@
 namespace pinfs::emulator {
 
 struct RateDecision {
-  bool limited = false;  // no limit configured for the class
+  bool limited = false;   // a limit is configured for the class
+  bool announce = false;  // the reply carries X-RateLimit-* (every class but control)
   bool allowed = true;
   int limit = 0;
   int remaining = 0;
@@ -23,6 +24,8 @@ struct RateDecision {
 
 class RateLimiter {
  public:
+  // What a class without a limit announces, so that a client is not held back by its own guesses.
+  static constexpr int kUnlimited = 1000000;
   // Parses "pinata-data=30", "aioz=180/min", "gateway=10/s" is refused (minutes only).
   Result<void> add_rule(const std::string& spec);
   RateDecision check(const std::string& rate_class);

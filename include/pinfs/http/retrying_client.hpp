@@ -29,6 +29,11 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt, 
 // small delta), measured from `now`.
 std::optional<std::chrono::milliseconds> server_delay(const Response& response, std::time_t now);
 
+// The X-RateLimit-Limit / -Remaining / -Reset of a reply (Reset in epoch seconds, or a small delta), with the
+// reset placed on the steady clock. Empty when the reply carries none of them or they do not parse.
+RateAnnouncement announced_limits(const Response& response, std::chrono::system_clock::time_point wall_now,
+                                  Clock::time_point now);
+
 class RetryingClient final : public HttpClient {
  public:
   using Sleeper = std::function<void(std::chrono::milliseconds)>;

@@ -11,6 +11,8 @@
 
 namespace pinfs::service {
 
+inline constexpr const char* kAiozClass = "aioz";  // every AIOZ API call: one announced limit
+
 class AiozService final : public PinService {
  public:
   // api_url includes the "/api" prefix, e.g. https://api.w3ipfs.storage/api.

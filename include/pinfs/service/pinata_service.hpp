@@ -10,8 +10,10 @@
 
 namespace pinfs::service {
 
-// Rate classes the Pinata requests draw from (besides the overall bucket).
-inline constexpr const char* kPinataDataClass = "pinata-data";  // everything under /data/
+// Rate classes of the Pinata requests: the service announces a limit for each (X-RateLimit-*), and the
+// emulator's --rate-limit uses the same names.
+inline constexpr const char* kPinataDataClass = "pinata-data";        // everything under /data/
+inline constexpr const char* kPinataPinningClass = "pinata-pinning";  // everything else (/pinning/…)
 
 class PinataService final : public PinService {
  public:
