@@ -35,18 +35,37 @@ class SqliteJournal final : public UploadJournal {
   ~SqliteJournal() override { sqlite3_close(db_); }
 
   Result<void> init() {
-    return exec(
-        "PRAGMA synchronous=FULL;"
-        "CREATE TABLE IF NOT EXISTS uploads(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
-        " staging_path TEXT NOT NULL, cid TEXT NOT NULL, size INTEGER NOT NULL, keyvalues TEXT NOT NULL,"
-        " replaces_id TEXT NOT NULL, replaces_cid TEXT NOT NULL);");
+    if (auto ok = exec(
+            "PRAGMA synchronous=FULL;"
+            "CREATE TABLE IF NOT EXISTS uploads(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+            " staging_path TEXT NOT NULL, cid TEXT NOT NULL, size INTEGER NOT NULL, keyvalues TEXT NOT NULL,"
+            " replaces_id TEXT NOT NULL, replaces_cid TEXT NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'queued');");
+        !ok)
+      return ok;
+    // A journal from before rows were written at create: every row there was a closed file.
+    if (!has_column("state"))
+      return exec("ALTER TABLE uploads ADD COLUMN state TEXT NOT NULL DEFAULT 'queued';");
+    return {};
+  }
+
+  bool has_column(const char* column) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA table_info(uploads)", -1, &stmt, nullptr) != SQLITE_OK) return false;
+    bool found = false;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      auto name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
+      if (name && std::string(name) == column) found = true;
+    }
+    sqlite3_finalize(stmt);
+    return found;
   }
 
   Result<std::int64_t> add(const JournalEntry& e) override {
     std::lock_guard lock(mu_);
     auto done = write(
-        "INSERT INTO uploads(name, staging_path, cid, size, keyvalues, replaces_id, replaces_cid)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+        "INSERT INTO uploads(name, staging_path, cid, size, keyvalues, replaces_id, replaces_cid, state)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
         e, false);
     if (!done) return std::unexpected(done.error());
     return sqlite3_last_insert_rowid(db_);
@@ -56,7 +75,7 @@ class SqliteJournal final : public UploadJournal {
     std::lock_guard lock(mu_);
     return write(
         "UPDATE uploads SET name=?1, staging_path=?2, cid=?3, size=?4, keyvalues=?5, replaces_id=?6,"
-        " replaces_cid=?7 WHERE id=?8",
+        " replaces_cid=?7, state=?8 WHERE id=?9",
         e, true);
   }
 
@@ -75,10 +94,11 @@ class SqliteJournal final : public UploadJournal {
   Result<std::vector<JournalEntry>> entries() override {
     std::lock_guard lock(mu_);
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT id, name, staging_path, cid, size, keyvalues, replaces_id, replaces_cid"
-                           " FROM uploads ORDER BY id",
-                           -1, &stmt, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db_,
+            "SELECT id, name, staging_path, cid, size, keyvalues, replaces_id, replaces_cid, state"
+            " FROM uploads ORDER BY id",
+            -1, &stmt, nullptr) != SQLITE_OK)
       return error("prepare select");
     std::vector<JournalEntry> out;
     auto text = [&](int col) {
@@ -96,6 +116,7 @@ class SqliteJournal final : public UploadJournal {
       e.keyvalues = decode_kv(text(5));
       e.replaces_id = text(6);
       e.replaces_cid = text(7);
+      e.state = text(8);
       out.push_back(std::move(e));
     }
     sqlite3_finalize(stmt);
@@ -131,7 +152,8 @@ class SqliteJournal final : public UploadJournal {
                       SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 7, e.replaces_cid.data(), static_cast<int>(e.replaces_cid.size()),
                       SQLITE_TRANSIENT);
-    if (with_id) sqlite3_bind_int64(stmt, 8, e.id);
+    sqlite3_bind_text(stmt, 8, e.state.data(), static_cast<int>(e.state.size()), SQLITE_TRANSIENT);
+    if (with_id) sqlite3_bind_int64(stmt, 9, e.id);
     int rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) return error("write");
@@ -152,6 +174,7 @@ Result<std::unique_ptr<UploadJournal>> open_sqlite_journal(const std::string& pa
     sqlite3_close(db);
     return fail(EIO, "cannot open journal " + path + ": " + message);
   }
+  sqlite3_busy_timeout(db, 5000);  // another connection (pinfs status, a test) may be reading it
   auto journal = std::make_unique<SqliteJournal>(db);
   if (auto ok = journal->init(); !ok) return std::unexpected(ok.error());
   return std::unique_ptr<UploadJournal>(std::move(journal));

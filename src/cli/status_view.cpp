@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace pinfs::cli {
 namespace {
@@ -81,6 +82,20 @@ Result<MountStatus> parse_status(std::string_view json) {
     s.cache_hits = u64(it->value, "hits");
     s.cache_misses = u64(it->value, "misses");
   }
+  if (auto it = doc.FindMember("index"); it != doc.MemberEnd() && it->value.IsObject()) {
+    s.has_index = true;
+    s.index_pins = u64(it->value, "pins");
+    auto seconds = [&](const char* key) -> std::int64_t {
+      auto m = it->value.FindMember(key);
+      return m != it->value.MemberEnd() && m->value.IsInt64() ? m->value.GetInt64() : 0;
+    };
+    s.last_sync = seconds("last_sync");
+    s.next_refresh = seconds("next_refresh");
+    s.poll_interval = seconds("poll_interval");
+    auto complete = it->value.FindMember("complete");
+    s.index_complete =
+        complete != it->value.MemberEnd() && complete->value.IsBool() && complete->value.GetBool();
+  }
   if (auto it = doc.FindMember("requests"); it != doc.MemberEnd() && it->value.IsObject()) {
     for (const auto& m : it->value.GetObject())
       s.requests.emplace_back(m.name.GetString(), m.value.IsUint64() ? m.value.GetUint64() : 0);
@@ -124,6 +139,24 @@ std::string render_status(const MountStatus& s, const std::string& mountpoint) {
   out += "  pinned:   " + std::to_string(s.pins) + (s.pins == 1 ? " pin, " : " pins, ") +
          human_bytes(s.bytes) + "\n";
   if (!s.upload_mode.empty()) out += "  uploads:  " + s.upload_mode + "\n";
+  if (s.has_index) {
+    auto utc = [](std::int64_t t) {
+      std::time_t tt = t;
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+      return std::string(buf);
+    };
+    out += "  index:    " + std::to_string(s.index_pins) + (s.index_pins == 1 ? " pin" : " pins");
+    if (!s.index_complete)
+      out += ", first listing in progress";
+    else
+      out += ", last sync " + (s.last_sync ? utc(s.last_sync) : std::string("never"));
+    if (s.next_refresh) out += ", next refresh " + utc(s.next_refresh);
+    if (s.poll_interval) out += " (every " + std::to_string(s.poll_interval) + " s)";
+    out += "\n";
+  }
   if (s.pending.empty()) {
     out += "  pending:  none\n";
   } else {

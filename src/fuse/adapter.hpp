@@ -5,6 +5,7 @@
 #include <fuse_lowlevel.h>
 
 #include <exception>
+#include <memory>
 
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/vfs.hpp"
@@ -43,6 +44,9 @@ inline fuse_entry_param to_param(const vfs::Entry& entry) {
   param.entry_timeout = entry.timeout;
   return param;
 }
+
+// The kernel notifier of a mounted session (src/fuse/notify.cpp).
+std::shared_ptr<vfs::KernelNotifier> make_notifier(fuse_session* session);
 
 void fill_entry_ops(fuse_lowlevel_ops& ops);  // lookup, forget, attributes, directories, names
 void fill_file_ops(fuse_lowlevel_ops& ops);   // open, read, write, flush, release, fsync

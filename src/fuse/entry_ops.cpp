@@ -21,8 +21,20 @@ void on_init(void* /*userdata*/, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // always plus: one round trip per listing
 }
 
+// A name that does not exist is a negative entry the kernel keeps for a while (shells and editors probe
+// names constantly); local creates replace it, refreshes invalidate it (KernelNotifier::inval_entry).
 void on_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  guarded(req, "lookup", [&] { reply_entry_or_error(req, "lookup", vfs_of(req).lookup(parent, name)); });
+  guarded(req, "lookup", [&] {
+    auto entry = vfs_of(req).lookup(parent, name);
+    if (!entry && entry.error().errnum == ENOENT) {
+      fuse_entry_param negative{};
+      negative.ino = 0;
+      negative.entry_timeout = vfs_of(req).negative_timeout();
+      fuse_reply_entry(req, &negative);
+      return;
+    }
+    reply_entry_or_error(req, "lookup", entry);
+  });
 }
 
 void on_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {

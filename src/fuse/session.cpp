@@ -80,6 +80,7 @@ Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::functi
     return fail(EIO, "cannot mount on " + options.mountpoint + " (see the message above)");
   }
   spdlog::info("mounted on {}", options.mountpoint);
+  vfs.set_notifier(make_notifier(session));
   if (on_ready) on_ready();
 
   fuse_loop_config* config = fuse_loop_cfg_create();
@@ -87,6 +88,7 @@ Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::functi
   int rc = fuse_session_loop_mt(session, config);
   fuse_loop_cfg_destroy(config);
 
+  vfs.set_notifier(nullptr);  // the session goes: nothing more is sent to it
   fuse_session_unmount(session);
   fuse_remove_signal_handlers(session);
   spdlog::info("unmounted {}", options.mountpoint);

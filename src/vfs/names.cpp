@@ -61,6 +61,13 @@ std::string insert_suffix(std::string_view name, std::string_view suffix) {
 }
 
 std::vector<std::string> shown_names(const std::vector<service::Pin>& pins) {
+  std::vector<PinName> slim;
+  slim.reserve(pins.size());
+  for (const auto& pin : pins) slim.push_back({pin.name, pin.cid, pin.id});
+  return shown_names(slim);
+}
+
+std::vector<std::string> shown_names(const std::vector<PinName>& pins) {
   std::vector<std::string> names(pins.size());
   std::map<std::string, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < pins.size(); ++i) {

@@ -1,4 +1,5 @@
-// The VFS's private types: what an inode is, new files and directories, open handles.
+// The VFS's private types: what an inode is (a small header and the payload of its kind), new files and
+// directories, open handles.
 #pragma once
 
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "pinfs/cache/journal.hpp"
@@ -21,7 +24,7 @@ namespace pinfs::vfs {
 
 enum class Kind {
   Root,
-  Pin,       // a pin of the account (file, or browsable directory when pin.is_dir)
+  Pin,       // a pin of the account (file, or browsable directory when is_dir)
   DirEntry,  // a file or directory inside a directory pin
   Local,     // a new file, staged, not yet pinned
   LocalDir,  // a new directory, uploaded as one directory pin
@@ -32,12 +35,16 @@ enum class Kind {
 
 enum class UploadState { Local, Queued, Uploading, Pinned, Failed };
 
+// A staged new file. Its upload bookkeeping belongs to Uploads (guarded by Uploads::mu_); its bytes to io.
 struct Vfs::LocalFile {
-  // Guarded by Vfs::mu_:
+  // Set once at create (or resume), read freely:
   Ino ino = 0;
   Ino parent = kRootIno;
-  std::string name;  // as sent to the service (unescaped)
-  UploadState state = UploadState::Local;
+  std::string staging;
+  bool resumed = false;  // from the journal of an earlier mount
+
+  // Guarded by Uploads::mu_:
+  std::string name;    // as sent to the service (unescaped)
   std::string reason;  // why the last upload failed
   std::string cid;     // computed locally once closed
   int writers = 0;
@@ -49,12 +56,14 @@ struct Vfs::LocalFile {
   std::string job_name;    // the name that job pins under
   std::uint64_t sent = 0;  // upload progress
   int attempts = 0;
-  bool resumed = false;  // from the journal of an earlier mount
   std::int64_t next_attempt_ms = 0;
+  bool closed = false;       // its journal row says "queued": a writer closed it since it was last opened
+  bool interrupted = false;  // found still being written by an earlier mount: never uploaded unless reopened
+  // Read without the lock by getattr (mode 0644 while editable):
+  std::atomic<UploadState> state{UploadState::Local};
 
-  // Guarded by io:
+  // Guarded by io (lock order: after Uploads::mu_):
   std::mutex io;
-  std::string staging;
   int fd = -1;
   std::unique_ptr<cid::FileImporter> importer;
   bool sequential = true;
@@ -62,6 +71,10 @@ struct Vfs::LocalFile {
   std::atomic<bool> dirty{false};
   std::atomic<std::int64_t> mtime{0};
 
+  bool editable() const {
+    auto s = state.load();
+    return s == UploadState::Local || s == UploadState::Failed;
+  }
   ~LocalFile() {
     if (fd >= 0) ::close(fd);
   }
@@ -73,37 +86,127 @@ struct Vfs::LocalDir {
   bool uploading = false;
 };
 
-struct Vfs::Node {
-  Kind kind = Kind::Root;
-  Ino ino = 0;
-  std::string key;
-  std::uint64_t lookups = 0;
-  Ino parent = kRootIno;
-  std::string name;  // shown name in its parent
+// A directory pin's (or nested directory's) entries, once fetched.
+struct DirListing {
+  std::vector<std::pair<std::string, Ino>> children;
+};
 
-  service::Pin pin;       // Kind::Pin
+// Per-kind payloads: each holds only what getattr, open and readdir of its kind need. A pin's name,
+// metadata and id live in the index (xattrs read them from there).
+struct RootData {};
+struct PinData {
+  std::string cid;
+  std::uint64_t size = 0;  // the service's figure (see size_is_dag)
+  std::int64_t pinned_at = 0;
+  bool is_dir = false;
+  bool size_is_dag = false;
   bool verified = false;  // pinned through this mount and the service's CID equalled the local one
-
-  // Kind::DirEntry (and directory pins: cid = pin.cid)
+  std::shared_ptr<DirListing> listing;  // a directory pin's entries, once loaded
+};
+struct DirEntryData {
   std::string cid;
   std::uint64_t size = 0;
-  bool is_dir = false;
   std::int64_t mtime = 0;
-  bool children_loaded = false;
-  std::vector<std::pair<std::string, Ino>> children;  // a directory pin's listing, once loaded
+  bool is_dir = false;
+  std::shared_ptr<DirListing> listing;
+};
+struct LocalData {
+  std::shared_ptr<Vfs::LocalFile> file;
+};
+struct LocalDirData {
+  std::shared_ptr<Vfs::LocalDir> dir;
+  std::int64_t mtime = 0;
+};
+struct LinkData {
+  std::string target;  // "/ipfs/<cid>"
+  std::string job_id;
+  std::string cid;
+  std::int64_t mtime = 0;
+};
+struct ControlData {
+  std::string control;  // "root", "jobs", "by-cid", "status", "job:<id>"
+  bool file = false;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+};
 
-  std::shared_ptr<LocalFile> local;  // Kind::Local
-  std::shared_ptr<LocalDir> dir;     // Kind::LocalDir
+// An inode: a header common to every kind plus the payload of its kind. Guarded by Namespace::mu_.
+struct Vfs::Node {
+  Ino ino = 0;
+  Ino parent = kRootIno;
+  std::uint64_t lookups = 0;
+  std::string key;   // the inode table's key: "pin:<pin key>", "local:<ino>", "dp:<parent>/<name>", …
+  std::string name;  // shown name in its parent
+  std::variant<RootData, PinData, DirEntryData, LocalData, LocalDirData, LinkData, ControlData> data;
 
-  std::string target;  // Kind::Link: "/ipfs/<cid>"
-  std::string job_id;  // Kind::Link
-  std::string link_cid;
+  Kind kind() const {
+    switch (data.index()) {
+      case 0:
+        return Kind::Root;
+      case 1:
+        return Kind::Pin;
+      case 2:
+        return Kind::DirEntry;
+      case 3:
+        return Kind::Local;
+      case 4:
+        return Kind::LocalDir;
+      case 5:
+        return Kind::Link;
+      default:
+        return std::get<ControlData>(data).file ? Kind::ControlFile : Kind::Control;
+    }
+  }
+  PinData* pin() { return std::get_if<PinData>(&data); }
+  const PinData* pin() const { return std::get_if<PinData>(&data); }
+  DirEntryData* entry() { return std::get_if<DirEntryData>(&data); }
+  const DirEntryData* entry() const { return std::get_if<DirEntryData>(&data); }
+  std::shared_ptr<LocalFile> local() const {
+    auto p = std::get_if<LocalData>(&data);
+    return p ? p->file : nullptr;
+  }
+  LocalDir* dir() const {
+    auto p = std::get_if<LocalDirData>(&data);
+    return p ? p->dir.get() : nullptr;
+  }
+  LinkData* link() { return std::get_if<LinkData>(&data); }
+  const LinkData* link() const { return std::get_if<LinkData>(&data); }
+  ControlData* control() { return std::get_if<ControlData>(&data); }
+  const ControlData* control() const { return std::get_if<ControlData>(&data); }
 
-  std::string control;  // Kind::Control / ControlFile: "root", "jobs", "by-cid", "status", "job:<id>"
+  // The immutable content behind a pin or a directory-pin entry; empty for other kinds.
+  const std::string& content_cid() const {
+    static const std::string none;
+    if (auto p = pin()) return p->cid;
+    if (auto e = entry()) return e->cid;
+    return none;
+  }
+  // The index key of a pin node ("pin:" stripped), or empty.
+  std::string pin_key() const { return key.starts_with("pin:") ? key.substr(4) : std::string(); }
+  // How the service is asked about this pin (Pinata by CID, AIOZ by id).
+  service::PinRef pin_ref() const {
+    auto k = pin_key();
+    return {k.starts_with("cid:") ? std::string() : k, content_cid()};
+  }
+  std::shared_ptr<DirListing>* listing() {
+    if (auto p = pin()) return &p->listing;
+    if (auto e = entry()) return &e->listing;
+    return nullptr;
+  }
 
   bool is_directory() const {
-    return kind == Kind::Root || kind == Kind::LocalDir || kind == Kind::Control ||
-           (kind == Kind::Pin && pin.is_dir) || (kind == Kind::DirEntry && is_dir);
+    switch (kind()) {
+      case Kind::Root:
+      case Kind::LocalDir:
+      case Kind::Control:
+        return true;
+      case Kind::Pin:
+        return pin()->is_dir;
+      case Kind::DirEntry:
+        return entry()->is_dir;
+      default:
+        return false;
+    }
   }
 };
 
@@ -133,14 +236,23 @@ struct ReadAhead {
   }
 };
 
+inline PinData pin_data_of(const service::Pin& pin) {
+  PinData data;
+  data.cid = pin.cid;
+  data.size = pin.size;
+  data.pinned_at = pin.pinned_at;
+  data.is_dir = pin.is_dir;
+  data.size_is_dag = pin.size_is_dag;
+  return data;
+}
+
 struct Vfs::Handle {
   std::shared_ptr<Node> node;
   std::shared_ptr<LocalFile> local;
   bool writable = false;
-  std::atomic<bool> wrote{false};
-  bool retry_failed = false;  // opened for writing after a failed upload: closing it retries  // this
-                              // descriptor wrote: its close (flush) is the one that uploads
-  std::string snapshot;       // control files: the content as of open()
+  std::atomic<bool> wrote{false};  // this descriptor wrote: its close (flush) is the one that uploads
+  bool retry_failed = false;       // opened for writing after a failed upload: closing it retries
+  std::string snapshot;            // control files: the content as of open()
   ReadAhead ra;
 };
 
@@ -148,9 +260,9 @@ struct Vfs::Handle {
 struct RootStream {
   std::mutex mu;  // one page at a time for this handle
   service::ListQuery query;
-  std::vector<service::Pin> pins;  // every page so far
-  std::set<std::string> shown;     // pin keys already among the handle's items
-  bool done = false;
+  std::set<std::string> seen;   // pin keys the listing brought so far
+  std::set<std::string> shown;  // pin keys already among the handle's items
+  bool done = false;            // guarded by mu
 };
 
 struct Vfs::DirHandle {
@@ -159,7 +271,7 @@ struct Vfs::DirHandle {
   std::unique_ptr<RootStream> stream;                                // the root before its first full listing
 };
 
-// The journal's record of a staged upload (mu_ held by the caller).
+// The journal's record of a staged upload (Uploads::mu_ held by the caller).
 cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file);
 
 // What a UnixFS node's own block says about it: directory or file, and a file's byte count.
@@ -168,6 +280,8 @@ struct UnixfsFacts {
   std::uint64_t size = 0;
 };
 Result<UnixfsFacts> unixfs_facts(const std::string& cid, const std::vector<std::uint8_t>& block);
+
+bool same_cid(const std::string& a, const std::string& b);
 
 inline std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -1,9 +1,12 @@
 // /.pinfs: status, jobs/<id>, by-cid/<cid>.
 #include <cstdio>
 
+#include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/pin_index.hpp"
+#include "pinfs/vfs/names.hpp"
+#include "uploads.hpp"
 
 namespace pinfs::vfs {
 
@@ -26,22 +29,6 @@ std::string quote(std::string_view text) {
   return out + "\"";
 }
 
-const char* state_name(UploadState state) {
-  switch (state) {
-    case UploadState::Local:
-      return "writing";
-    case UploadState::Queued:
-      return "queued";
-    case UploadState::Uploading:
-      return "uploading";
-    case UploadState::Pinned:
-      return "pinned";
-    case UploadState::Failed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::string Vfs::job_json(const service::PinJob& job) const {
@@ -50,65 +37,76 @@ std::string Vfs::job_json(const service::PinJob& job) const {
 }
 
 Vfs::NodePtr Vfs::control_child_locked(const NodePtr& parent, const std::string& name) {
-  auto make = [&](Kind kind, const std::string& control) {
-    auto node = intern_locked("ctl:" + control, [&] {
+  auto make = [&](bool file, const std::string& control) {
+    auto node = ns_->intern("ctl:" + control, [&] {
       auto n = std::make_shared<Node>();
-      n->kind = kind;
-      n->control = control;
+      n->data = ControlData{control, file, 0, 0};
       return n;
     });
     node->parent = parent->ino;
     node->name = name;
     return node;
   };
-  if (parent->kind == Kind::Root) return name == kControlDirName ? make(Kind::Control, "root") : nullptr;
-  if (parent->kind != Kind::Control) return nullptr;
-  if (parent->control == "root") {
-    if (name == "status") return make(Kind::ControlFile, "status");
-    if (name == "jobs" || name == "by-cid") return make(Kind::Control, name);
+  if (parent->kind() == Kind::Root) return name == kControlDirName ? make(false, "root") : nullptr;
+  if (parent->kind() != Kind::Control) return nullptr;
+  const auto& control = parent->control()->control;
+  if (control == "root") {
+    if (name == "status") return make(true, "status");
+    if (name == "jobs" || name == "by-cid") return make(false, name);
     return nullptr;
   }
-  if (parent->control == "jobs") {
-    for (const auto& job : jobs_)
+  if (control == "jobs") {
+    for (const auto& job : ns_->jobs())
       if (job.id == name) {
-        auto node = make(Kind::ControlFile, "job:" + name);
-        node->size = job_json(job).size();
-        node->mtime = job.queued_at;
+        auto node = make(true, "job:" + name);
+        node->control()->size = job_json(job).size();
+        node->control()->mtime = job.queued_at;
         return node;
       }
     return nullptr;
   }
-  if (parent->control == "by-cid") {
-    auto pins = index_->by_cid(name);
+  if (control == "by-cid") {
+    auto pins = ns_->index().by_cid(name);
     if (pins.empty()) return nullptr;
-    return pin_node_locked(pins.front());
+    // The same inode as the pin at the root.
+    auto key = cache::pin_key(pins.front());
+    if (auto existing = ns_->by_key("pin:" + key); existing && existing->pin()) return existing;
+    auto shown = pins.front().name.empty() ? pins.front().cid : escape_name(pins.front().name);
+    return ns_->pin_node(pins.front(), shown);
   }
   return nullptr;
 }
 
 std::string Vfs::status_json() {
   std::string out = "{";
+  auto& index = ns_->index();
   {
-    std::lock_guard lock(mu_);
-    std::uint64_t bytes = 0;
-    auto pins = index_->all();
-    for (const auto& pin : pins) bytes += pin.size;
+    std::uint64_t bytes = 0, count = 0;
+    index.for_each([&](const service::Pin& pin) {
+      bytes += pin.size;
+      ++count;
+    });
     out += "\"upload_mode\":" + quote(options_.upload == UploadMode::Async ? "async" : "sync");
-    out +=
-        ",\"totals\":{\"pins\":" + std::to_string(pins.size()) + ",\"bytes\":" + std::to_string(bytes) + "}";
-    out += ",\"pending_uploads\":[";
+    out += ",\"totals\":{\"pins\":" + std::to_string(count) + ",\"bytes\":" + std::to_string(bytes) + "}";
+    auto state = index.sync_state();
+    out += ",\"index\":{\"pins\":" + std::to_string(count) +
+           ",\"complete\":" + (state.complete ? "true" : "false") +
+           ",\"last_sync\":" + (state.synced_at ? std::to_string(*state.synced_at) : "null") +
+           ",\"last_reconcile\":" + (state.reconciled_at ? std::to_string(*state.reconciled_at) : "null") +
+           ",\"next_refresh\":" +
+           (options_.poll_interval.count() > 0 && state.complete ? std::to_string(next_refresh_.load())
+                                                                 : "null") +
+           ",\"poll_interval\":" + std::to_string(options_.poll_interval.count()) + "}";
+  }
+  {
+    auto up = uploads_->lock();
+    out += "," + uploads_->status_json_locked();
+  }
+  {
+    auto lock = ns_->lock();
+    out += ",\"jobs\":[";
     bool first = true;
-    for (const auto& [key, file] : locals_by_key_) {
-      if (file->state == UploadState::Pinned || file->deleted) continue;
-      out += first ? "" : ",";
-      first = false;
-      out += "{\"name\":" + quote(file->name) + ",\"size\":" + std::to_string(file->size.load()) +
-             ",\"sent\":" + std::to_string(file->sent) + ",\"state\":" + quote(state_name(file->state)) +
-             ",\"cid\":" + quote(file->cid) + ",\"reason\":" + quote(file->reason) + "}";
-    }
-    out += "],\"jobs\":[";
-    first = true;
-    for (const auto& job : jobs_) {
+    for (const auto& job : ns_->jobs()) {
       out += first ? "" : ",";
       first = false;
       auto text = job_json(job);

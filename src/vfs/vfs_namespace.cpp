@@ -4,12 +4,14 @@
 
 #include <algorithm>
 
+#include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/cid.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
+#include "uploads.hpp"
 
 namespace pinfs::vfs {
 
@@ -22,72 +24,75 @@ Result<void> refuse_readonly(const std::string& what, const std::string& name) {
 
 void Vfs::touch_dir_locked(Ino dir) {
   auto now = now_ms();
-  for (auto node = node_locked(dir); node && node->kind == Kind::LocalDir; node = node_locked(node->parent)) {
-    node->dir->last_change_ms = now;
+  for (auto node = ns_->node(dir); node && node->kind() == Kind::LocalDir; node = ns_->node(node->parent)) {
+    node->dir()->last_change_ms = now;
     if (node->parent == kRootIno) break;
   }
 }
 
 Vfs::NodePtr Vfs::top_dir_locked(Ino dir) {
-  auto node = node_locked(dir);
-  while (node && node->kind == Kind::LocalDir && node->parent != kRootIno) node = node_locked(node->parent);
-  return node && node->kind == Kind::LocalDir ? node : nullptr;
+  auto node = ns_->node(dir);
+  while (node && node->kind() == Kind::LocalDir && node->parent != kRootIno) node = ns_->node(node->parent);
+  return node && node->kind() == Kind::LocalDir ? node : nullptr;
 }
 
 Result<std::pair<Vfs::NodePtr, Vfs::NodePtr>> Vfs::named_entry(Ino parent, const std::string& name,
                                                                std::unique_lock<std::mutex>& lock) {
   if (parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
-  lock.lock();
-  auto dir = node_locked(parent);
+  lock = ns_->lock();
+  auto dir = ns_->node(parent);
   if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
   auto found = child_locked(dir, name, lock);
   if (!found) return std::unexpected(found.error());
   return std::pair{dir, *found};
 }
 
+// Removes a new entry's name from its directory (Namespace::mu_ held).
+static void drop_local_name(Namespace& ns, const std::shared_ptr<Vfs::Node>& dir, const std::string& name) {
+  if (dir->kind() == Kind::Root)
+    ns.root_locals().erase(name);
+  else if (auto* d = dir->dir())
+    d->children.erase(name);
+}
+
 Result<void> Vfs::unlink(Ino parent, const std::string& name) {
-  std::unique_lock lock(mu_, std::defer_lock);
+  std::unique_lock<std::mutex> lock;
   auto named = named_entry(parent, name, lock);
   if (!named) return std::unexpected(named.error());
   auto [dir, node] = *named;
-  if (dir->kind == Kind::Control || node->kind == Kind::Control || node->kind == Kind::ControlFile)
+  if (dir->kind() == Kind::Control || node->kind() == Kind::Control || node->kind() == Kind::ControlFile)
     return fail(EROFS, "/.pinfs is read-only");
   if (node->is_directory()) return fail(EISDIR, name + " is a directory");
-  switch (node->kind) {
+  switch (node->kind()) {
     case Kind::Pin: {
-      auto pin = node->pin;
+      auto ref = node->pin_ref();
+      auto key = node->pin_key();
       lock.unlock();
       ++counters_.unpins;
-      if (auto ok = service_->unpin({pin.id, pin.cid}); !ok) {
+      if (auto ok = service_->unpin(ref); !ok) {
         spdlog::warn("rm {}: unpin failed: {}", name, ok.error().describe());
         return ok;
       }
-      spdlog::info("rm {}: unpinned {}", name, pin.cid);
-      lock.lock();
-      index_->erase(cache::pin_key(pin));
+      spdlog::info("rm {}: unpinned {}", name, ref.cid);
+      ns_->index().erase(key);
       return {};
     }
     case Kind::DirEntry:
       return refuse_readonly("rm", name);
     case Kind::Local: {
-      auto file = node->local;
-      if (parent == kRootIno)
-        root_locals_.erase(name);
-      else
-        dir->dir->children.erase(name);
-      if (file->state == UploadState::Uploading || !file->job_status.empty()) {
-        file->deleted = true;  // the upload finishing unpins it
-      } else {
-        file->deleted = true;
-        discard_local_locked(file);
+      auto file = node->local();
+      drop_local_name(*ns_, dir, name);
+      {
+        auto up = uploads_->lock();
+        uploads_->discard_locked(file);  // mid-upload: the pin is removed once the upload finishes
       }
       spdlog::info("rm {}: staged upload discarded", name);
       return {};
     }
     case Kind::Link:
-      root_locals_.erase(name);
-      spdlog::warn("rm {}: the pin-by-CID job {} keeps running on the service", name, node->job_id);
+      ns_->root_locals().erase(name);
+      spdlog::warn("rm {}: the pin-by-CID job {} keeps running on the service", name, node->link()->job_id);
       return {};
     default:
       return fail(EPERM, "cannot remove " + name);
@@ -95,28 +100,25 @@ Result<void> Vfs::unlink(Ino parent, const std::string& name) {
 }
 
 Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
-  std::unique_lock lock(mu_, std::defer_lock);
+  std::unique_lock<std::mutex> lock;
   auto named = named_entry(parent, name, lock);
   if (!named) return std::unexpected(named.error());
   auto [dir, node] = *named;
   if (!node->is_directory()) return fail(ENOTDIR, name + " is not a directory");
-  switch (node->kind) {
+  switch (node->kind()) {
     case Kind::Pin: {
-      auto pin = node->pin;
+      auto ref = node->pin_ref();
+      auto key = node->pin_key();
       lock.unlock();
       ++counters_.unpins;
-      if (auto ok = service_->unpin({pin.id, pin.cid}); !ok) return ok;
-      spdlog::info("rmdir {}: unpinned directory {}", name, pin.cid);
-      lock.lock();
-      index_->erase(cache::pin_key(pin));
+      if (auto ok = service_->unpin(ref); !ok) return ok;
+      spdlog::info("rmdir {}: unpinned directory {}", name, ref.cid);
+      ns_->index().erase(key);
       return {};
     }
     case Kind::LocalDir:
-      if (!node->dir->children.empty()) return fail(ENOTEMPTY, name + " is not empty");
-      if (parent == kRootIno)
-        root_locals_.erase(name);
-      else
-        dir->dir->children.erase(name);
+      if (!node->dir()->children.empty()) return fail(ENOTEMPTY, name + " is not empty");
+      drop_local_name(*ns_, dir, name);
       return {};
     case Kind::Control:
       return fail(EROFS, "/.pinfs is read-only");
@@ -130,97 +132,96 @@ Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, co
   if (flags & RENAME_EXCHANGE) return fail(EINVAL, "exchanging names is not supported");
   if (parent == kRootIno || new_parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return ok;
-  std::unique_lock lock(mu_);
-  auto from_dir = node_locked(parent);
-  auto to_dir = node_locked(new_parent);
+  auto lock = ns_->lock();
+  auto from_dir = ns_->node(parent);
+  auto to_dir = ns_->node(new_parent);
   if (!from_dir || !to_dir) return fail(ENOENT, "no such directory");
   auto found = child_locked(from_dir, name, lock);
   if (!found) return std::unexpected(found.error());
   auto node = *found;
-  if (from_dir->kind == Kind::Control || to_dir->kind == Kind::Control || node->kind == Kind::Control)
+  if (from_dir->kind() == Kind::Control || to_dir->kind() == Kind::Control || node->kind() == Kind::Control)
     return fail(EROFS, "/.pinfs is read-only");
-  if (to_dir->kind != Kind::Root && to_dir->kind != Kind::LocalDir)
+  if (to_dir->kind() != Kind::Root && to_dir->kind() != Kind::LocalDir)
     return refuse_readonly("mv into", to_dir->name);
-  if (from_dir->kind != Kind::Root && from_dir->kind != Kind::LocalDir) return refuse_readonly("mv", name);
+  if (from_dir->kind() != Kind::Root && from_dir->kind() != Kind::LocalDir)
+    return refuse_readonly("mv", name);
   // Moving between directories would change which upload the data belongs to; EXDEV makes mv copy instead.
   if (parent != new_parent) return fail(EXDEV, "moving between directories is a copy on pinfs");
-  if (parent == new_parent && name == new_name) return {};
+  if (name == new_name) return {};
 
   NodePtr target;
   if (auto existing = child_locked(to_dir, new_name, lock); existing) target = *existing;
   if (target && (flags & RENAME_NOREPLACE)) return fail(EEXIST, new_name + " exists");
   if (target && target->is_directory())
-    return fail(target->kind == Kind::LocalDir ? ENOTEMPTY : EISDIR, new_name + " is a directory");
-  if (target && (target->kind == Kind::Link || target->kind == Kind::Control))
+    return fail(target->kind() == Kind::LocalDir ? ENOTEMPTY : EISDIR, new_name + " is a directory");
+  if (target && (target->kind() == Kind::Link || target->kind() == Kind::Control))
     return fail(EBUSY, new_name + " is pending");
-  if (node->kind == Kind::Link) return fail(EBUSY, name + " is waiting for its pin-by-CID job");
+  if (node->kind() == Kind::Link) return fail(EBUSY, name + " is waiting for its pin-by-CID job");
 
   std::optional<service::PinRef> replaced;
   auto drop_target_locked = [&] {
     if (!target) return;
-    if (target->kind == Kind::Local) {
-      target->local->deleted = true;
-      discard_local_locked(target->local);
-      if (parent == kRootIno)
-        root_locals_.erase(new_name);
-      else
-        to_dir->dir->children.erase(new_name);
-    } else if (target->kind == Kind::Pin) {
-      replaced = service::PinRef{target->pin.id, target->pin.cid};
+    if (target->kind() == Kind::Local) {
+      {
+        auto up = uploads_->lock();
+        uploads_->discard_locked(target->local());
+      }
+      drop_local_name(*ns_, to_dir, new_name);
+    } else if (target->kind() == Kind::Pin) {
+      replaced = target->pin_ref();
     }
   };
 
-  switch (node->kind) {
+  auto move_local_name = [&] {
+    if (parent == kRootIno) {
+      ns_->root_locals().erase(name);
+      ns_->root_locals()[new_name] = node->ino;
+    } else {
+      from_dir->dir()->children.erase(name);
+      from_dir->dir()->children[new_name] = node->ino;
+    }
+    node->name = new_name;
+  };
+
+  switch (node->kind()) {
     case Kind::Pin: {
-      auto pin = node->pin;
+      auto pin = ns_->index().find(node->pin_key());
+      if (!pin) return fail(ENOENT, name + " is no longer pinned");
       lock.unlock();
       ++counters_.renames;
-      auto renamed = service_->rename(pin, unescape_name(new_name));
+      auto renamed = service_->rename(*pin, unescape_name(new_name));
       if (!renamed) {
         spdlog::warn("mv {} {}: {}", name, new_name, renamed.error().describe());
         return std::unexpected(renamed.error());
       }
-      spdlog::info("mv {} {}: renamed pin {}", name, new_name, pin.cid);
+      spdlog::info("mv {} {}: renamed pin {}", name, new_name, pin->cid);
+      auto old_key = cache::pin_key(*pin);
+      auto new_key = cache::pin_key(*renamed);
+      ns_->index().apply({*renamed},
+                         old_key == new_key ? std::vector<std::string>{} : std::vector<std::string>{old_key});
       lock.lock();
-      index_->erase(cache::pin_key(pin));
-      index_->upsert(*renamed);
-      node->pin = *renamed;
+      node->data = pin_data_of(*renamed);
       node->name = new_name;
-      alias_locked(node, "pin:" + cache::pin_key(*renamed));
+      ns_->alias(node, "pin:" + new_key);
       drop_target_locked();
       break;
     }
     case Kind::Local: {
-      auto file = node->local;
+      auto file = node->local();
       drop_target_locked();
-      if (parent == kRootIno) {
-        root_locals_.erase(name);
-        root_locals_[new_name] = node->ino;
-      } else {
-        from_dir->dir->children.erase(name);
-        from_dir->dir->children[new_name] = node->ino;
-        touch_dir_locked(parent);
-      }
-      node->name = new_name;
+      move_local_name();
+      if (parent != kRootIno) touch_dir_locked(parent);
+      auto up = uploads_->lock();
       file->name = unescape_name(new_name);
       if (replaced) file->replaces = replaced;  // unpinned once this one is pinned
       replaced.reset();
-      if (file->journal_id && journal_) {
-        if (auto ok = journal_->update(journal_entry_of(*file)); !ok)
-          spdlog::warn("journal: {}", ok.error().describe());
-      }
+      if (auto ok = uploads_->journal_update_locked(*file); !ok)
+        spdlog::warn("journal: {}", ok.error().describe());
       spdlog::debug("mv {} {}: renamed the staged upload", name, new_name);
       return {};
     }
     case Kind::LocalDir:
-      if (parent == kRootIno) {
-        root_locals_.erase(name);
-        root_locals_[new_name] = node->ino;
-      } else {
-        from_dir->dir->children.erase(name);
-        from_dir->dir->children[new_name] = node->ino;
-      }
-      node->name = new_name;
+      move_local_name();
       return {};
     default:
       return refuse_readonly("mv", name);
@@ -232,8 +233,7 @@ Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, co
       spdlog::warn("mv onto {}: unpinning the replaced pin failed: {}", new_name, ok.error().describe());
       return ok;
     }
-    std::lock_guard relock(mu_);
-    index_->erase(cache::pin_key(*replaced));
+    ns_->index().erase(cache::pin_key(*replaced));
   }
   return {};
 }
@@ -241,33 +241,28 @@ Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, co
 Result<Entry> Vfs::mkdir(Ino parent, const std::string& name, mode_t /*mode*/) {
   if (parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
-  std::unique_lock lock(mu_);
-  auto dir = node_locked(parent);
+  auto lock = ns_->lock();
+  auto dir = ns_->node(parent);
   if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
-  if (dir->kind == Kind::Control) return fail(EROFS, "/.pinfs is read-only");
-  if (dir->kind != Kind::Root && dir->kind != Kind::LocalDir) {
+  if (dir->kind() == Kind::Control) return fail(EROFS, "/.pinfs is read-only");
+  if (dir->kind() != Kind::Root && dir->kind() != Kind::LocalDir) {
     spdlog::warn("mkdir {} refused: pinned directories are immutable", name);
     return fail(EROFS, "pinned directories are immutable");
   }
-  if (dir->kind == Kind::Root && name == kControlDirName) return fail(EEXIST, name + " exists");
+  if (dir->kind() == Kind::Root && name == kControlDirName) return fail(EEXIST, name + " exists");
   if (auto existing = child_locked(dir, name, lock); existing) return fail(EEXIST, name + " exists");
   auto node = std::make_shared<Node>();
-  node->kind = Kind::LocalDir;
-  node->ino = next_ino_++;
-  node->key = "localdir:" + std::to_string(node->ino);
+  node->data = LocalDirData{std::make_shared<LocalDir>(), now_seconds()};
   node->name = name;
   node->parent = parent;
-  node->dir = std::make_shared<LocalDir>();
-  node->mtime = now_seconds();
   node->lookups = 1;
-  nodes_[node->ino] = node;
-  by_key_[node->key] = node->ino;
+  ns_->add("localdir:", node);
   if (parent == kRootIno)
-    root_locals_[name] = node->ino;
+    ns_->root_locals()[name] = node->ino;
   else
-    dir->dir->children[name] = node->ino;
+    dir->dir()->children[name] = node->ino;
   touch_dir_locked(node->ino);
-  return entry_locked(node);
+  return ns_->entry(node);
 }
 
 Result<Entry> Vfs::symlink(const std::string& target, Ino parent, const std::string& name) {
@@ -283,70 +278,81 @@ Result<Entry> Vfs::symlink(const std::string& target, Ino parent, const std::str
   if (parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
   {
-    std::unique_lock lock(mu_);
+    auto lock = ns_->lock();
     if (parent != kRootIno) return fail(EPERM, "pin-by-CID symlinks can only be made at the root");
     if (name == kControlDirName) return fail(EEXIST, name + " exists");
-    auto dir = node_locked(parent);
+    auto dir = ns_->node(parent);
     if (auto existing = child_locked(dir, name, lock); existing) return fail(EEXIST, name + " exists");
   }
   ++counters_.pin_by_cid;
   auto job = service_->pin_by_cid(*cid, unescape_name(name), {});
   if (!job) return std::unexpected(job.error());
   spdlog::info("ln -s {} {}: pin-by-CID job {} ({})", target, name, job->id, job->status);
-  std::lock_guard lock(mu_);
-  jobs_.push_back(*job);
+  auto lock = ns_->lock();
+  ns_->jobs().push_back(*job);
   auto node = std::make_shared<Node>();
-  node->kind = Kind::Link;
-  node->ino = next_ino_++;
-  node->key = "link:" + job->id;
+  node->data = LinkData{target, job->id, job->cid.empty() ? *cid : job->cid, now_seconds()};
   node->name = name;
-  node->target = target;
-  node->job_id = job->id;
-  node->link_cid = job->cid.empty() ? *cid : job->cid;
-  node->mtime = now_seconds();
   node->lookups = 1;
-  nodes_[node->ino] = node;
-  by_key_[node->key] = node->ino;
-  root_locals_[name] = node->ino;
-  return entry_locked(node);
+  ns_->intern("link:" + job->id, [&] { return node; });
+  ns_->root_locals()[name] = node->ino;
+  return ns_->entry(node);
 }
 
 Result<std::string> Vfs::readlink(Ino ino) {
-  std::lock_guard lock(mu_);
-  auto node = node_locked(ino);
+  auto lock = ns_->lock();
+  auto node = ns_->node(ino);
   if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
-  if (node->kind != Kind::Link) return fail(EINVAL, "not a symbolic link");
-  return node->target;
+  if (node->kind() != Kind::Link) return fail(EINVAL, "not a symbolic link");
+  return node->link()->target;
 }
 
 Result<void> Vfs::fsyncdir(Ino ino) {
   NodePtr top;
   {
-    std::lock_guard lock(mu_);
+    auto lock = ns_->lock();
     top = top_dir_locked(ino);
   }
   if (!top) return {};
   return upload_dir_now(top);
 }
 
+void Vfs::upload_quiet_dirs() {
+  std::vector<NodePtr> quiet;
+  {
+    auto lock = ns_->lock();
+    auto now = now_ms();
+    for (const auto& [name, ino] : ns_->root_locals()) {
+      auto node = ns_->node(ino);
+      if (node && node->kind() == Kind::LocalDir && !node->dir()->uploading &&
+          node->dir()->last_change_ms + options_.dir_quiet_delay.count() <= now)
+        quiet.push_back(node);
+    }
+  }
+  for (auto& dir : quiet)
+    if (auto ok = upload_dir_now(dir); !ok && ok.error().errnum != EAGAIN)
+      spdlog::warn("directory upload: {}", ok.error().describe());
+}
+
 Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
   service::DirectoryUpload upload;
   std::vector<std::shared_ptr<LocalFile>> files;
   {
-    std::lock_guard lock(mu_);
-    if (dir->kind != Kind::LocalDir) return {};
-    if (dir->dir->uploading) return fail(EAGAIN, dir->name + " is being uploaded");
+    auto lock = ns_->lock();
+    if (dir->kind() != Kind::LocalDir) return {};
+    if (dir->dir()->uploading) return fail(EAGAIN, dir->name + " is being uploaded");
+    auto up = uploads_->lock();
     std::function<bool(const NodePtr&, const std::string&)> collect = [&](const NodePtr& d,
                                                                           const std::string& prefix) {
-      for (const auto& [name, ino] : d->dir->children) {
-        auto child = node_locked(ino);
+      for (const auto& [name, ino] : d->dir()->children) {
+        auto child = ns_->node(ino);
         if (!child) continue;
         std::string path = prefix + unescape_name(name);
-        if (child->kind == Kind::Local) {
-          if (child->local->writers > 0) return false;
-          upload.files.push_back({path, child->local->staging});
-          files.push_back(child->local);
-        } else if (child->kind == Kind::LocalDir) {
+        if (child->kind() == Kind::Local) {
+          if (child->local()->writers > 0) return false;
+          upload.files.push_back({path, child->local()->staging});
+          files.push_back(child->local());
+        } else if (child->kind() == Kind::LocalDir) {
           if (!collect(child, path + "/")) return false;
         }
       }
@@ -354,14 +360,15 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
     };
     if (!collect(dir, "")) return fail(EAGAIN, dir->name + " still has files open for writing");
     if (upload.files.empty()) return {};  // an empty directory stays local until something is put in it
-    dir->dir->uploading = true;
+    dir->dir()->uploading = true;
     upload.name = unescape_name(dir->name);
     upload.cid_version = options_.cid_version;
   }
   ++counters_.uploads;
   auto pinned = service_->upload_directory(upload);
-  std::lock_guard lock(mu_);
-  dir->dir->uploading = false;
+  if (pinned) ns_->index().upsert(*pinned);
+  auto lock = ns_->lock();
+  dir->dir()->uploading = false;
   if (!pinned) {
     ++counters_.upload_failures;
     spdlog::error("upload of directory {} failed, files stay staged: {}", upload.name,
@@ -370,20 +377,14 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
                 "upload of directory " + upload.name + " failed: " + pinned.error().describe());
   }
   spdlog::info("pinned directory {} as {} ({} files)", upload.name, pinned->cid, upload.files.size());
-  index_->upsert(*pinned);
-  if (auto it = root_locals_.find(dir->name); it != root_locals_.end() && it->second == dir->ino)
-    root_locals_.erase(it);
-  for (auto& file : files) {
-    file->state = UploadState::Pinned;
-    ::unlink(file->staging.c_str());
-    if (auto node = node_locked(file->ino)) locals_by_key_.erase(node->key);
+  auto& locals = ns_->root_locals();
+  if (auto it = locals.find(dir->name); it != locals.end() && it->second == dir->ino) locals.erase(it);
+  {
+    auto up = uploads_->lock();
+    for (auto& file : files) uploads_->pinned_in_directory_locked(file);
   }
-  dir->kind = Kind::Pin;
-  dir->pin = *pinned;
-  dir->cid = pinned->cid;
-  dir->children_loaded = false;
-  dir->children.clear();
-  alias_locked(dir, "pin:" + cache::pin_key(*pinned));
+  dir->data = pin_data_of(*pinned);
+  ns_->alias(dir, "pin:" + cache::pin_key(*pinned));
   return {};
 }
 

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <thread>
 
+#include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/service/verified_reader.hpp"
+#include "uploads.hpp"
 
 namespace pinfs::vfs {
 
@@ -42,12 +44,12 @@ bool note_sequential(ReadAhead& ra, std::uint64_t offset, std::size_t want) {
 }  // namespace
 
 Result<Opened> Vfs::open(Ino ino, int flags) {
-  std::unique_lock lock(mu_);
-  auto node = node_locked(ino);
+  auto lock = ns_->lock();
+  auto node = ns_->node(ino);
   if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
   bool wants_write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   if (node->is_directory()) return fail(EISDIR, node->name + " is a directory");
-  if (node->kind == Kind::Pin && !size_known_locked(*node)) {
+  if (node->kind() == Kind::Pin && !ns_->size_known(*node)) {
     lock.unlock();
     resolve_size(node);
     lock.lock();
@@ -55,7 +57,7 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
   auto handle = std::make_shared<Handle>();
   handle->node = node;
   Opened opened;
-  switch (node->kind) {
+  switch (node->kind()) {
     case Kind::Pin:
     case Kind::DirEntry:
       if (wants_write) {
@@ -66,8 +68,8 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
       opened.keep_cache = true;
       break;
     case Kind::Local: {
-      auto file = node->local;
-      bool editable = file->state == UploadState::Local || file->state == UploadState::Failed;
+      auto file = node->local();
+      bool editable = file->editable();
       if (wants_write && !editable) {
         spdlog::warn("open {} for writing refused: it is being uploaded", node->name);
         return fail(EROFS, "file is queued for upload");
@@ -88,7 +90,10 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
       if (wants_write) {
         handle->writable = true;
         handle->retry_failed = file->state == UploadState::Failed;
+        auto up = uploads_->lock();
         ++file->writers;
+        if (auto ok = uploads_->reopened_for_writing_locked(file); !ok)
+          return fail(EIO, ok.error().describe());
       }
       break;
     }
@@ -96,11 +101,11 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
       if (wants_write) return fail(EROFS, "/.pinfs is read-only");
       opened.direct_io = true;
       lock.unlock();
-      handle->snapshot = node->control == "status" ? status_json() : "";
+      handle->snapshot = node->control()->control == "status" ? status_json() : "";
       lock.lock();
-      if (node->control.starts_with("job:")) {
-        auto id = node->control.substr(4);
-        for (const auto& job : jobs_)
+      if (node->control()->control.starts_with("job:")) {
+        auto id = node->control()->control.substr(4);
+        for (const auto& job : ns_->jobs())
           if (job.id == id) handle->snapshot = job_json(job);
       }
       break;
@@ -109,26 +114,21 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
     default:
       return fail(EISDIR, node->name + " is a directory");
   }
-  opened.fh = next_fh_++;
-  handles_[opened.fh] = handle;
+  lock.unlock();
+  opened.fh = add_handle(handle);
   return opened;
 }
 
 Result<std::size_t> Vfs::read(std::uint64_t fh, std::uint64_t offset, std::size_t size, char* out) {
-  std::shared_ptr<Handle> handle;
-  {
-    std::lock_guard lock(mu_);
-    auto it = handles_.find(fh);
-    if (it == handles_.end()) return fail(EBADF, "no file handle " + std::to_string(fh));
-    handle = it->second;
-  }
+  auto handle = handle_of(fh);
+  if (!handle) return fail(EBADF, "no file handle " + std::to_string(fh));
   if (handle->local) {
     std::lock_guard io(handle->local->io);
     ssize_t n = ::pread(handle->local->fd, out, size, static_cast<off_t>(offset));
     if (n < 0) return fail_errno("read staged " + handle->local->staging);
     return static_cast<std::size_t>(n);
   }
-  if (handle->node->kind == Kind::ControlFile) {
+  if (handle->node->kind() == Kind::ControlFile) {
     if (offset >= handle->snapshot.size()) return 0;
     auto n = std::min<std::size_t>(size, handle->snapshot.size() - offset);
     std::copy_n(handle->snapshot.data() + offset, n, out);
@@ -147,10 +147,10 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
   std::string cid;
   std::uint64_t file_size = 0;
   {
-    std::lock_guard lock(mu_);
+    auto lock = ns_->lock();
     const Node& node = *handle.node;
-    cid = node.kind == Kind::Pin ? node.pin.cid : node.cid;
-    file_size = file_size_locked(node);
+    cid = node.content_cid();
+    file_size = ns_->file_size(node);
   }
   if (offset >= file_size) return 0;
   const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
@@ -203,12 +203,14 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
 void Vfs::mark_verified(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t end) {
   if (end < file_size) return;
   {
-    std::lock_guard lock(mu_);
-    if (handle.node->verified) return;
+    auto lock = ns_->lock();
+    auto pin = handle.node->pin();
+    if (!pin || pin->verified) return;
   }
   if (!content_->contains(cid, 0, file_size)) return;
-  std::lock_guard lock(mu_);
-  handle.node->verified = true;  // every byte of it was checked against its CID and is in the cache
+  auto lock = ns_->lock();
+  // Every byte of it was checked against its CID and is in the cache.
+  if (auto pin = handle.node->pin()) pin->verified = true;
 }
 
 void Vfs::note_cached_read(Handle& handle, const std::string& cid, std::uint64_t file_size,
@@ -221,18 +223,16 @@ void Vfs::note_cached_read(Handle& handle, const std::string& cid, std::uint64_t
 }
 
 std::optional<CachedSlice> Vfs::read_cached(std::uint64_t fh, std::uint64_t offset, std::size_t size) {
-  std::shared_ptr<Handle> handle;
+  auto handle = handle_of(fh);
+  if (!handle || handle->local) return std::nullopt;
   std::string cid;
   std::uint64_t file_size = 0;
   {
-    std::lock_guard lock(mu_);
-    auto it = handles_.find(fh);
-    if (it == handles_.end()) return std::nullopt;
-    handle = it->second;
+    auto lock = ns_->lock();
     const Node& node = *handle->node;
-    if (handle->local || (node.kind != Kind::Pin && node.kind != Kind::DirEntry)) return std::nullopt;
-    cid = node.kind == Kind::Pin ? node.pin.cid : node.cid;
-    file_size = file_size_locked(node);
+    if (node.kind() != Kind::Pin && node.kind() != Kind::DirEntry) return std::nullopt;
+    cid = node.content_cid();
+    file_size = ns_->file_size(node);
   }
   if (offset >= file_size) return std::nullopt;
   const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));

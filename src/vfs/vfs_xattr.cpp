@@ -3,10 +3,12 @@
 
 #include <ctime>
 
+#include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/common/log.hpp"
+#include "uploads.hpp"
 
 namespace pinfs::vfs {
 
@@ -51,15 +53,29 @@ Result<std::size_t> reply(const std::string& value, char* out, std::size_t size)
 
 }  // namespace
 
+// What xattrs show of a pin: its index row (name, id, metadata are not kept on the node).
+static service::Pin pin_row(Namespace& ns, const Vfs::Node& node) {
+  if (auto row = ns.index().find(node.pin_key())) return *row;
+  service::Pin pin;  // removed from the index meanwhile: what the node still knows
+  auto ref = node.pin_ref();
+  pin.id = ref.id;
+  pin.cid = ref.cid;
+  pin.pinned_at = node.pin()->pinned_at;
+  return pin;
+}
+
 Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, std::size_t size) {
   std::string value;
   {
-    std::lock_guard lock(mu_);
-    auto node = node_locked(ino);
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
     if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
+    auto up = uploads_->lock();
+    std::optional<service::Pin> pin;
+    if (node->kind() == Kind::Pin) pin = pin_row(*ns_, *node);
     const service::KeyValues* kv = nullptr;
-    if (node->kind == Kind::Pin) kv = &node->pin.keyvalues;
-    if (node->kind == Kind::Local) kv = &node->local->keyvalues;
+    if (pin) kv = &pin->keyvalues;
+    if (node->kind() == Kind::Local) kv = &node->local()->keyvalues;
     if (name.starts_with(kMeta)) {
       if (!kv) return fail(ENODATA, "no metadata here");
       auto it = kv->find(name.substr(kMeta.size()));
@@ -70,46 +86,48 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
       if (std::find(kFacts.begin(), kFacts.end(), fact) == kFacts.end())
         return fail(ENOTSUP, "unknown " + name);
       auto none = fail(ENODATA, name + " not set");
-      switch (node->kind) {
+      switch (node->kind()) {
         case Kind::Pin:
-          if (fact == "cid") value = node->pin.cid;
+          if (fact == "cid") value = pin->cid;
           // Pinata's upload reply carries no pin id: it is known from the next listing on.
-          if (fact == "id" && node->pin.id.empty()) return none;
-          if (fact == "id") value = node->pin.id;
-          if (fact == "size") value = std::to_string(file_size_locked(*node));
-          if (fact == "pinned_at") value = iso8601(node->pin.pinned_at);
+          if (fact == "id" && pin->id.empty()) return none;
+          if (fact == "id") value = pin->id;
+          if (fact == "size") value = std::to_string(ns_->file_size(*node));
+          if (fact == "pinned_at") value = iso8601(pin->pinned_at);
           if (fact == "status") value = "pinned";
-          if (fact == "verified") value = node->verified ? "true" : "false";
+          if (fact == "verified") value = node->pin()->verified ? "true" : "false";
           break;
         case Kind::DirEntry:
           if (fact == "cid")
-            value = node->cid;
+            value = node->entry()->cid;
           else if (fact == "size")
-            value = std::to_string(node->size);
+            value = std::to_string(node->entry()->size);
           else if (fact == "status")
             value = "pinned";
           else
             return none;
           break;
-        case Kind::Local:
-          if (fact == "cid" && !node->local->cid.empty())
-            value = node->local->cid;
+        case Kind::Local: {
+          auto file = node->local();
+          if (fact == "cid" && !file->cid.empty())
+            value = file->cid;
           else if (fact == "size")
-            value = std::to_string(node->local->size.load());
+            value = std::to_string(file->size.load());
           else if (fact == "status")
-            value = state_text(*node->local);
+            value = state_text(*file);
           else
             return none;
           break;
+        }
         case Kind::Link:
           if (fact == "cid") {
-            value = node->link_cid;
+            value = node->link()->cid;
           } else if (fact == "id") {
-            value = node->job_id;
+            value = node->link()->job_id;
           } else if (fact == "status") {
             value = "queued";
-            for (const auto& job : jobs_)
-              if (job.id == node->job_id) value = job.status;
+            for (const auto& job : ns_->jobs())
+              if (job.id == node->link()->job_id) value = job.status;
           } else {
             return none;
           }
@@ -127,27 +145,29 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
 Result<std::size_t> Vfs::listxattr(Ino ino, char* out, std::size_t size) {
   std::string names;
   {
-    std::lock_guard lock(mu_);
-    auto node = node_locked(ino);
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
     if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
+    auto up = uploads_->lock();
     auto add = [&](const std::string& n) { names += n + '\0'; };
-    const service::KeyValues* kv = nullptr;
-    if (node->kind == Kind::Pin) {
+    service::KeyValues kv;
+    if (node->kind() == Kind::Pin) {
+      auto pin = pin_row(*ns_, *node);
       for (const auto& fact : kFacts)
-        if (fact != "id" || !node->pin.id.empty()) add(std::string(kPinfs) + fact);
-      kv = &node->pin.keyvalues;
-    } else if (node->kind == Kind::Local) {
-      if (!node->local->cid.empty()) add(std::string(kPinfs) + "cid");
+        if (fact != "id" || !pin.id.empty()) add(std::string(kPinfs) + fact);
+      kv = pin.keyvalues;
+    } else if (node->kind() == Kind::Local) {
+      auto file = node->local();
+      if (!file->cid.empty()) add(std::string(kPinfs) + "cid");
       add(std::string(kPinfs) + "size");
       add(std::string(kPinfs) + "status");
-      kv = &node->local->keyvalues;
-    } else if (node->kind == Kind::DirEntry) {
+      kv = file->keyvalues;
+    } else if (node->kind() == Kind::DirEntry) {
       for (const char* fact : {"cid", "size", "status"}) add(std::string(kPinfs) + fact);
-    } else if (node->kind == Kind::Link) {
+    } else if (node->kind() == Kind::Link) {
       for (const char* fact : {"cid", "id", "status"}) add(std::string(kPinfs) + fact);
     }
-    if (kv)
-      for (const auto& [key, value] : *kv) add(std::string(kMeta) + key);
+    for (const auto& [key, value] : kv) add(std::string(kMeta) + key);
   }
   return reply(names, out, size);
 }
@@ -160,13 +180,14 @@ Result<void> Vfs::setxattr(Ino ino, const std::string& name, const std::string& 
   auto caps = service_->capabilities();
   service::Pin pin;
   {
-    std::lock_guard lock(mu_);
-    auto node = node_locked(ino);
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
     if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
-    service::KeyValues* kv = nullptr;
-    if (node->kind == Kind::Pin) kv = &node->pin.keyvalues;
-    if (node->kind == Kind::Local) kv = &node->local->keyvalues;
-    if (!kv) return fail(ENOTSUP, "only pins and new files carry metadata");
+    if (node->kind() != Kind::Pin && node->kind() != Kind::Local)
+      return fail(ENOTSUP, "only pins and new files carry metadata");
+    auto up = uploads_->lock();
+    if (node->kind() == Kind::Pin) pin = pin_row(*ns_, *node);
+    service::KeyValues* kv = node->kind() == Kind::Pin ? &pin.keyvalues : &node->local()->keyvalues;
     bool exists = kv->contains(key);
     if ((flags & XATTR_CREATE) && exists) return fail(EEXIST, name + " exists");
     if ((flags & XATTR_REPLACE) && !exists) return fail(ENODATA, name + " does not exist");
@@ -174,24 +195,12 @@ Result<void> Vfs::setxattr(Ino ino, const std::string& name, const std::string& 
       spdlog::warn("setfattr {} refused: the provider allows {} metadata keys", name, caps.max_keyvalues);
       return fail(E2BIG, "the provider allows at most " + std::to_string(caps.max_keyvalues) + " keys");
     }
-    if (node->kind == Kind::Local) {  // sent with the upload
-      if (node->local->state == UploadState::Local || node->local->state == UploadState::Failed ||
-          node->local->state == UploadState::Queued) {
+    if (node->kind() == Kind::Local) {  // sent with the upload
+      auto state = node->local()->state.load();
+      if (state == UploadState::Local || state == UploadState::Failed || state == UploadState::Queued) {
         (*kv)[key] = value;
-        if (node->local->journal_id && journal_) {
-          cache::JournalEntry entry;
-          entry.id = node->local->journal_id;
-          entry.name = node->local->name;
-          entry.staging_path = node->local->staging;
-          entry.cid = node->local->cid;
-          entry.size = node->local->size;
-          entry.keyvalues = *kv;
-          if (node->local->replaces) {
-            entry.replaces_id = node->local->replaces->id;
-            entry.replaces_cid = node->local->replaces->cid;
-          }
-          if (auto ok = journal_->update(entry); !ok) return fail(EIO, ok.error().describe());
-        }
+        if (auto ok = uploads_->journal_update_locked(*node->local()); !ok)
+          return fail(EIO, ok.error().describe());
         return {};
       }
       return fail(EBUSY, "the file is being uploaded");
@@ -200,15 +209,12 @@ Result<void> Vfs::setxattr(Ino ino, const std::string& name, const std::string& 
       spdlog::warn("setfattr {} refused: the provider cannot change metadata of an existing pin", name);
       return fail(ENOTSUP, "the provider cannot change metadata of an existing pin");
     }
-    pin = node->pin;
   }
   ++counters_.metadata_updates;
   auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, value}});
   if (!ok) return ok;
-  std::lock_guard lock(mu_);
   pin.keyvalues[key] = value;
-  index_->upsert(pin);
-  if (auto node = node_locked(ino); node && node->kind == Kind::Pin) node->pin.keyvalues[key] = value;
+  ns_->index().upsert(pin);
   return {};
 }
 
@@ -218,26 +224,27 @@ Result<void> Vfs::removexattr(Ino ino, const std::string& name) {
   auto key = name.substr(kMeta.size());
   service::Pin pin;
   {
-    std::lock_guard lock(mu_);
-    auto node = node_locked(ino);
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
     if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
-    if (node->kind == Kind::Local) {
-      if (!node->local->keyvalues.erase(key)) return fail(ENODATA, name + " does not exist");
+    if (node->kind() == Kind::Local) {
+      auto up = uploads_->lock();
+      if (!node->local()->keyvalues.erase(key)) return fail(ENODATA, name + " does not exist");
+      if (auto ok = uploads_->journal_update_locked(*node->local()); !ok)
+        return fail(EIO, ok.error().describe());
       return {};
     }
-    if (node->kind != Kind::Pin) return fail(ENOTSUP, "only pins and new files carry metadata");
-    if (!node->pin.keyvalues.contains(key)) return fail(ENODATA, name + " does not exist");
+    if (node->kind() != Kind::Pin) return fail(ENOTSUP, "only pins and new files carry metadata");
+    pin = pin_row(*ns_, *node);
+    if (!pin.keyvalues.contains(key)) return fail(ENODATA, name + " does not exist");
     if (!service_->capabilities().metadata_update)
       return fail(ENOTSUP, "the provider cannot change metadata of an existing pin");
-    pin = node->pin;
   }
   ++counters_.metadata_updates;
   auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, std::nullopt}});
   if (!ok) return ok;
-  std::lock_guard lock(mu_);
   pin.keyvalues.erase(key);
-  index_->upsert(pin);
-  if (auto node = node_locked(ino); node && node->kind == Kind::Pin) node->pin.keyvalues.erase(key);
+  ns_->index().upsert(pin);
   return {};
 }
 

@@ -13,7 +13,9 @@ const char* kStatus = R"({"upload_mode":"async","totals":{"pins":3,"bytes":31457
  {"name":"bad.bin","size":10,"sent":0,"state":"failed","cid":"","reason":"HTTP 500"}],
 "jobs":[{"id":"j1","cid":"bafy","name":"linked","status":"searching","queued_at":1}],
 "cache":{"bytes":2048,"max_bytes":10737418240,"entries":2,"hits":3,"misses":1,"evictions":0},
-"requests":{"list":4,"uploads":2,"gateway_bytes":5242880}}
+"requests":{"list":4,"uploads":2,"gateway_bytes":5242880},
+"index":{"pins":3,"complete":true,"last_sync":1700000000,"last_reconcile":1700000000,"next_refresh":1700000060,
+ "poll_interval":60}}
 )";
 
 TEST(StatusView, ParsesEverySection) {
@@ -31,6 +33,11 @@ TEST(StatusView, ParsesEverySection) {
   ASSERT_EQ(s->requests.size(), 3u);
   EXPECT_EQ(s->requests[0].first, "list");
   EXPECT_EQ(s->requests[0].second, 4u);
+  EXPECT_TRUE(s->has_index);
+  EXPECT_TRUE(s->index_complete);
+  EXPECT_EQ(s->index_pins, 3u);
+  EXPECT_EQ(s->last_sync, 1700000000);
+  EXPECT_EQ(s->next_refresh, 1700000060);
 }
 
 TEST(StatusView, RendersProgressBarsAndFigures) {
@@ -46,6 +53,11 @@ TEST(StatusView, RendersProgressBarsAndFigures) {
   EXPECT_NE(text.find("linked  searching"), std::string::npos) << text;
   EXPECT_NE(text.find("hit rate 75%"), std::string::npos) << text;
   EXPECT_NE(text.find("gateway_bytes 5.0 MiB"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find("index:    3 pins, last sync 2023-11-14 22:13:20 UTC, next refresh 2023-11-14 22:14:20 UTC "
+                "(every 60 s)"),
+      std::string::npos)
+      << text;
 }
 
 TEST(StatusView, NothingPending) {

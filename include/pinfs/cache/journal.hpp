@@ -1,6 +1,8 @@
-// The upload journal: every staged upload not yet confirmed by the service has a row here, written and
-// fsync'd (SQLite synchronous=FULL) before close() reports success in async mode, deleted only after the
-// service confirmed the pin and its CID matched. A new mount resumes whatever rows it finds.
+// The upload journal: every staged file has a row here from the moment it is created (state "writing"),
+// written and fsync'd (SQLite synchronous=FULL) before create() returns; at close it becomes "queued"
+// (with its CID; in async mode after the staged bytes were fsync'd); it is deleted only after the service
+// confirmed the pin and its CID matched. A new mount resumes "queued" rows and shows "writing" rows as
+// interrupted local files (never uploaded half-written).
 #pragma once
 
 #include <cstdint>
@@ -22,13 +24,14 @@ struct JournalEntry {
   service::KeyValues keyvalues;
   std::string replaces_id;  // a pin to unpin once this one is pinned (mv onto an existing name)
   std::string replaces_cid;
+  std::string state = "queued";  // "writing" (still open when the row was written) or "queued"
 };
 
 class UploadJournal {
  public:
   virtual ~UploadJournal() = default;
   virtual Result<std::int64_t> add(const JournalEntry& entry) = 0;
-  virtual Result<void> update(const JournalEntry& entry) = 0;  // rename of a queued upload, by id
+  virtual Result<void> update(const JournalEntry& entry) = 0;  // every field, by id
   virtual Result<void> remove(std::int64_t id) = 0;
   virtual Result<std::vector<JournalEntry>> entries() = 0;
 };

@@ -27,6 +27,11 @@ struct MountStatus {
   bool has_cache = false;
   std::uint64_t cache_bytes = 0, cache_max = 0, cache_entries = 0, cache_hits = 0, cache_misses = 0;
   std::vector<std::pair<std::string, std::uint64_t>> requests;  // in the order the mount reports them
+  // The pin index: how many pins, whether a full listing completed, when it last synced and refreshes next
+  // (unix seconds; 0 = not yet / not scheduled).
+  bool has_index = false, index_complete = false;
+  std::uint64_t index_pins = 0;
+  std::int64_t last_sync = 0, next_refresh = 0, poll_interval = 0;
 
   // Uploads that unmount should wait for: queued or uploading.
   std::size_t in_flight() const;

@@ -24,4 +24,10 @@ std::string insert_suffix(std::string_view name, std::string_view suffix);
 // CID pinned twice under one name) each of those gets ~<pin id> appended instead. Depends only on the set.
 std::vector<std::string> shown_names(const std::vector<service::Pin>& pins);
 
+// What naming needs of a pin; the index's whole rows need not be held to name 100,000 pins.
+struct PinName {
+  std::string name, cid, id;
+};
+std::vector<std::string> shown_names(const std::vector<PinName>& pins);
+
 }  // namespace pinfs::vfs

@@ -74,7 +74,22 @@ struct Created {
 // What the adapter and `pinfs status` read.
 struct VfsCounters {
   std::atomic<std::uint64_t> list_calls{0}, uploads{0}, upload_failures{0}, dedupes{0}, gateway_reads{0},
-      gateway_bytes{0}, block_fetches{0}, unpins{0}, renames{0}, metadata_updates{0}, pin_by_cid{0};
+      gateway_bytes{0}, block_fetches{0}, unpins{0}, renames{0}, metadata_updates{0}, pin_by_cid{0},
+      refreshes{0}, notes_sent{0};
+};
+
+class Namespace;
+class Uploads;
+
+// How the VFS tells the kernel that something changed behind its back (a refresh found remote changes):
+// src/fuse/notify.cpp over libfuse's notify calls; a recording fake in tests. Never called with a VFS lock
+// held, nor from a request handler (the kernel may be holding the directory the handler works on).
+class KernelNotifier {
+ public:
+  virtual ~KernelNotifier() = default;
+  virtual void inval_entry(Ino parent, const std::string& name) = 0;
+  virtual void inval_inode(Ino ino) = 0;
+  virtual void deleted(Ino parent, Ino ino, const std::string& name) = 0;  // notify_delete
 };
 
 class Vfs {
@@ -131,8 +146,13 @@ class Vfs {
   Result<void> setxattr(Ino ino, const std::string& name, const std::string& value, int flags);
   Result<void> removexattr(Ino ino, const std::string& name);
 
-  // Re-lists the account now (otherwise done lazily once poll_interval has passed).
+  // Brings the index up to date now and tells the kernel what changed (the poller does this every
+  // poll_interval).
   Result<void> refresh();
+  // The poller sends its invalidations there.
+  void set_notifier(std::shared_ptr<KernelNotifier> notifier);
+  // Seconds the kernel may keep a "no such name" answer (a negative entry); refreshes invalidate them.
+  double negative_timeout() const { return 1.0; }
   // Runs one pass of the background work (async uploads, quiet directories) on the caller's thread.
   void run_background_once();
   const VfsCounters& counters() const { return counters_; }
@@ -146,31 +166,22 @@ class Vfs {
  private:
   using NodePtr = std::shared_ptr<Node>;
 
-  // inode table (mu_ held)
-  NodePtr node_locked(Ino ino) const;
-  NodePtr intern_locked(const std::string& key, const std::function<NodePtr()>& make);
-  NodePtr pin_node_locked(const service::Pin& pin);
-  void alias_locked(const NodePtr& node, const std::string& key);
-  void drop_if_unused_locked(const NodePtr& node);
-  Entry entry_locked(const NodePtr& node);
-  struct stat attr_locked(const Node& node) const;
-  // A file pin's byte count: the service's size when exact, else what its root block said (file_sizes_).
-  bool size_known_locked(const Node& node) const;
-  std::uint64_t file_size_locked(const Node& node) const;
-  void resolve_size(const NodePtr& node);  // fetches the root block when the size is not known; mu_ not held
+  // Sizes of Pinata pins: fetches the root block when the size is not known (no lock held).
+  void resolve_size(const NodePtr& node);
 
   // listing
   Result<void> ensure_index();
-  void rebuild_names_locked();
-  void reconcile_locked();
+  // Lists the account again and applies what changed (the poller; refresh()).
+  Result<void> sync_index(bool forced);
+  void poller_loop();
+  void send_notes();
+  void reconcile_links();  // pending symlinks whose pin appeared (Namespace::mu_ held)
   Result<NodePtr> child_locked(const NodePtr& parent, const std::string& name,
                                std::unique_lock<std::mutex>& lock);
-  // The directory parent and its entry name, with mu_ taken into the (unlocked) lock; the root's listing is
-  // refreshed first when due.
+  NodePtr control_child_locked(const NodePtr& parent, const std::string& name);
   Result<std::pair<NodePtr, NodePtr>> named_entry(Ino parent, const std::string& name,
                                                   std::unique_lock<std::mutex>& lock);
   Result<void> load_dirpin(const NodePtr& dir);
-  // Fetches the next page of a streamed root listing into the index and the handle's items.
   Result<void> next_root_page(DirHandle& handle);
   Result<std::vector<std::pair<std::string, NodePtr>>> list_children(const NodePtr& dir,
                                                                      std::unique_lock<std::mutex>& lock);
@@ -191,59 +202,45 @@ class Vfs {
                       std::uint64_t from);
   service::VerifiedReader& verified();  // made on first use
 
-  // writing and uploads
-  Result<std::string> finish_cid(LocalFile& file);
-  Result<void> commit(const std::shared_ptr<LocalFile>& file, bool from_fsync);
-  Result<void> upload_now(const std::shared_ptr<LocalFile>& file);
+  // uploads → namespace
+  void on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified);
+  void on_changed(const service::Pin& before, const std::optional<service::Pin>& after);
   Result<void> upload_dir_now(const NodePtr& dir);
-  void adopt_pin_locked(const std::shared_ptr<LocalFile>& file, const service::Pin& pin);
-  void worker_loop();
+  void upload_quiet_dirs();
   void touch_dir_locked(Ino dir);  // a new directory (and its ancestors) changed: restart the quiet delay
   NodePtr top_dir_locked(Ino dir);
-  void discard_local_locked(const std::shared_ptr<LocalFile>& file);
-  std::string staging_path();
 
-  // control folder
+  // open files
+  std::shared_ptr<Handle> handle_of(std::uint64_t fh);
+  std::uint64_t add_handle(std::shared_ptr<Handle> handle);
   std::string job_json(const service::PinJob& job) const;
-  NodePtr control_child_locked(const NodePtr& parent, const std::string& name);
 
   std::shared_ptr<service::PinService> service_;
   std::shared_ptr<service::Gateway> gateway_;
   VfsOptions options_;
   VfsCounters counters_;
   std::unique_ptr<cache::ContentCache> content_;
-  std::unique_ptr<cache::UploadJournal> journal_;
-  std::unique_ptr<cache::PinIndex> index_;
+  // The components; each owns its state and its lock (lock order in namespace.hpp).
+  std::unique_ptr<Namespace> ns_;
+  std::unique_ptr<Uploads> uploads_;
 
-  // Lock order: refresh_mu_ → mu_ → LocalFile::io → Handle::mu. Network calls happen without mu_.
-  std::mutex refresh_mu_;  // one listing at a time
-  mutable std::mutex mu_;  // guards the namespace below
-  std::unordered_map<Ino, NodePtr> nodes_;
-  std::unordered_map<std::string, Ino> by_key_;
-  Ino next_ino_ = 2;
-  std::map<std::string, std::string> pin_names_;  // shown name → pin id (root)
-  std::uint64_t names_generation_ = ~0ull;
-  std::map<std::string, Ino> root_locals_;  // shown name → new file / new dir / pending link
-  std::map<std::string, std::shared_ptr<LocalFile>> locals_by_key_;
-  std::vector<service::PinJob> jobs_;  // pin-by-CID jobs started here
-  std::unordered_map<std::string, std::uint64_t>
-      file_sizes_;  // CID → exact byte count (root blocks, uploads)
+  // Guards notifier_ and is held while notifications go out (the session must outlive them). Taken with no
+  // other VFS lock held; request handlers never take it.
+  std::mutex notify_mu_;
+  std::shared_ptr<KernelNotifier> notifier_;
+  std::mutex refresh_mu_;  // one listing at a time; taken before Namespace::mu_
+  // The open-file and open-directory tables. Lock order: after Namespace::mu_ (never held while taking it).
+  std::mutex handles_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Handle>> handles_;
   std::unordered_map<std::uint64_t, std::shared_ptr<DirHandle>> dir_handles_;
   std::uint64_t next_fh_ = 1;
-  std::uint64_t next_staging_ = 1;
-  std::deque<std::shared_ptr<LocalFile>> queue_;       // async uploads waiting for the worker
-  std::vector<std::shared_ptr<LocalFile>> job_files_;  // deduplicated by pin-by-CID, waiting for the pin
-  struct FollowUp {
-    service::Pin pin;
-    std::string new_name;  // empty: unpin
-  };
-  std::vector<FollowUp>
-      follow_ups_;  // service calls owed once a job's pin appeared (renamed/removed meanwhile)
+  // The poller: refreshes the index every poll_interval and tells the kernel.
+  std::mutex poll_mu_;  // leaf
+  std::condition_variable poll_cv_;
+  bool poll_stop_ = false;
+  std::thread poller_;
+  std::atomic<std::int64_t> next_refresh_{0};
   bool started_ = false;
-  bool stopping_ = false;
-  std::condition_variable wake_;
-  std::thread worker_;
   // Prefetch threads use this object: the destructor waits for them. prefetches_ also bounds the parts in
   // flight over all open files.
   std::mutex prefetch_mu_;  // a leaf lock

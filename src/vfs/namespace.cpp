@@ -1,0 +1,287 @@
+#include "namespace.hpp"
+
+#include <malloc.h>
+
+#include <cassert>
+
+#include "pinfs/common/log.hpp"
+#include "pinfs/vfs/names.hpp"
+
+namespace pinfs::vfs {
+
+namespace {
+constexpr std::size_t kMaxNotes = 10000;  // beyond this the root is invalidated as a whole
+}
+
+Namespace::Namespace(const VfsOptions& options) : options_(options), index_(cache::make_memory_pin_index()) {
+  auto root = std::make_shared<Vfs::Node>();
+  root->data = RootData{};
+  root->ino = kRootIno;
+  root->key = "root";
+  root->lookups = 1;  // the kernel's implicit reference, never forgotten
+  nodes_[kRootIno] = root;
+  by_key_["root"] = kRootIno;
+}
+
+Namespace::NodePtr Namespace::node(Ino ino) const {
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+Namespace::NodePtr Namespace::by_key(const std::string& key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : node(it->second);
+}
+
+Namespace::NodePtr Namespace::intern(const std::string& key, const std::function<NodePtr()>& make) {
+  if (auto it = by_key_.find(key); it != by_key_.end()) {
+    if (auto found = node(it->second)) return found;
+  }
+  NodePtr made = make();
+  made->ino = next_ino_++;
+  made->key = key;
+  nodes_[made->ino] = made;
+  by_key_[key] = made->ino;
+  return made;
+}
+
+Namespace::NodePtr Namespace::add(const std::string& prefix, NodePtr made) {
+  made->ino = next_ino_++;
+  made->key = prefix + std::to_string(made->ino);
+  nodes_[made->ino] = made;
+  by_key_[made->key] = made->ino;
+  return made;
+}
+
+Namespace::NodePtr Namespace::pin_node(const service::Pin& pin, const std::string& shown) {
+  auto made = intern("pin:" + cache::pin_key(pin), [] { return std::make_shared<Vfs::Node>(); });
+  if (auto data = made->pin()) {
+    auto listing = std::move(data->listing);
+    bool verified = data->verified;
+    *data = pin_data_of(pin);
+    data->listing = std::move(listing);
+    data->verified = verified;
+  } else {
+    made->data = pin_data_of(pin);
+  }
+  made->parent = kRootIno;
+  made->name = shown;
+  return made;
+}
+
+void Namespace::alias(const NodePtr& target, const std::string& key) {
+  by_key_[key] = target->ino;
+  target->key = key;
+}
+
+void Namespace::drop_if_unused(const NodePtr& target) {
+  if (target->lookups > 0) return;
+  auto kind = target->kind();
+  if (kind != Kind::Pin && kind != Kind::ControlFile)
+    return;                            // a directory-pin entry: its listing refers to it
+  if (target.use_count() > 2) return;  // an open handle or directory listing still holds it
+  auto it = by_key_.find(target->key);
+  if (it != by_key_.end() && it->second == target->ino) by_key_.erase(it);
+  nodes_.erase(target->ino);
+}
+
+void Namespace::forget(Ino ino, std::uint64_t count) {
+  auto target = node(ino);
+  if (!target || ino == kRootIno) return;
+  if (count > target->lookups) {
+    spdlog::error("forget({}, {}) exceeds lookup count {}", ino, count, target->lookups);
+    assert(false && "negative lookup count");
+    target->lookups = 0;
+  } else {
+    target->lookups -= count;
+  }
+  drop_if_unused(target);
+}
+
+void Namespace::remember(Ino ino) {
+  if (auto target = node(ino)) ++target->lookups;
+}
+
+void Namespace::revive(const NodePtr& target) {
+  if (!nodes_.contains(target->ino)) nodes_[target->ino] = target;
+}
+
+struct stat Namespace::attr(const Vfs::Node& n) const {
+  struct stat st {};
+  st.st_ino = n.ino;
+  st.st_uid = options_.uid;
+  st.st_gid = options_.gid;
+  st.st_nlink = 1;
+  st.st_blksize = 4096;
+  std::int64_t time = 0;
+  switch (n.kind()) {
+    case Kind::Root:
+      st.st_mode = S_IFDIR | 0755;
+      st.st_nlink = 2;
+      break;
+    case Kind::Pin:
+      st.st_mode = n.pin()->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+      st.st_size = static_cast<off_t>(file_size(n));
+      time = n.pin()->pinned_at;
+      break;
+    case Kind::DirEntry:
+      st.st_mode = n.entry()->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+      st.st_size = static_cast<off_t>(n.entry()->size);
+      time = n.entry()->mtime;
+      break;
+    case Kind::Local: {
+      auto file = n.local();
+      st.st_mode = S_IFREG | (file->editable() ? 0644 : 0444);
+      st.st_size = static_cast<off_t>(file->size.load());
+      time = file->mtime.load();
+      break;
+    }
+    case Kind::LocalDir:
+      st.st_mode = S_IFDIR | 0755;
+      st.st_nlink = 2;
+      time = std::get<LocalDirData>(n.data).mtime;
+      break;
+    case Kind::Link:
+      st.st_mode = S_IFLNK | 0777;
+      st.st_size = static_cast<off_t>(n.link()->target.size());
+      time = n.link()->mtime;
+      break;
+    case Kind::Control:
+      st.st_mode = S_IFDIR | 0555;
+      st.st_nlink = 2;
+      break;
+    case Kind::ControlFile:
+      st.st_mode = S_IFREG | 0444;
+      st.st_size = static_cast<off_t>(n.control()->size);
+      time = n.control()->mtime;
+      break;
+  }
+  st.st_blocks = (st.st_size + 511) / 512;
+  st.st_atim.tv_sec = st.st_mtim.tv_sec = st.st_ctim.tv_sec = time;
+  return st;
+}
+
+bool Namespace::size_known(const Vfs::Node& n) const {
+  auto p = n.pin();
+  return !p || p->is_dir || !p->size_is_dag || file_sizes_.contains(p->cid);
+}
+
+std::uint64_t Namespace::file_size(const Vfs::Node& n) const {
+  if (auto p = n.pin()) {
+    if (auto it = file_sizes_.find(p->cid); it != file_sizes_.end()) return it->second;
+    return p->size;
+  }
+  if (auto e = n.entry()) return e->size;
+  if (auto c = n.control()) return c->size;
+  if (auto file = n.local()) return file->size;
+  return 0;
+}
+
+Entry Namespace::entry(const NodePtr& n) const {
+  Entry out;
+  out.ino = n->ino;
+  out.attr = attr(*n);
+  if (!size_known(*n)) out.timeout = 0;  // the kernel asks getattr, which learns the exact size
+  return out;
+}
+
+void Namespace::note(KernelNote::What what, Ino parent, Ino ino, const std::string& name) {
+  if (notes_overflow_) return;
+  if (notes_.size() >= kMaxNotes) {
+    notes_.clear();
+    notes_overflow_ = true;
+    return;
+  }
+  notes_.push_back({what, parent, ino, name});
+}
+
+std::vector<KernelNote> Namespace::take_notes() {
+  std::vector<KernelNote> out;
+  out.swap(notes_);
+  if (notes_overflow_) out.push_back({KernelNote::What::Inode, 0, kRootIno, ""});
+  notes_overflow_ = false;
+  return out;
+}
+
+void Namespace::rebuild_names() {
+  if (names_generation_ == index_->generation() && (names_complete_ || !index_->sync_state().complete))
+    return;
+  // Until the index is complete the names come from a first listing in progress: the kernel learns them
+  // as they stream, so there is nothing to take back.
+  const bool first = !names_complete_;
+  names_generation_ = index_->generation();
+  names_complete_ = index_->sync_state().complete;
+  // Only what naming needs is held: the index may be 1,000,000 rows. Pins that have an inode also keep
+  // what their node shows (a rename elsewhere keeps the inode; a size or date may change).
+  std::vector<PinName> slim;
+  std::vector<std::string> keys;
+  std::vector<std::pair<std::size_t, PinData>> with_node;
+  slim.reserve(index_->size());
+  keys.reserve(index_->size());
+  index_->for_each([&](const service::Pin& pin) {
+    auto key = cache::pin_key(pin);
+    // A pin adopted before the service told its id (keyed by CID) keeps its inode once the id is known.
+    if (!pin.id.empty() && !by_key_.contains("pin:" + key))
+      if (auto it = by_key_.find("pin:cid:" + pin.cid); it != by_key_.end())
+        by_key_["pin:" + key] = it->second;
+    if (by_key_.contains("pin:" + key)) with_node.emplace_back(slim.size(), pin_data_of(pin));
+    slim.push_back({pin.name, pin.cid, pin.id});
+    keys.push_back(std::move(key));
+  });
+  auto names = shown_names(slim);
+  std::map<std::string, std::string> fresh;
+  for (std::size_t i = 0; i < slim.size(); ++i) fresh.emplace(names[i], keys[i]);
+  slim.clear();
+  slim.shrink_to_fit();
+  if (!first) {
+    std::unordered_map<std::string, bool> present;
+    present.reserve(keys.size());
+    for (const auto& key : keys) present.emplace(key, true);
+    // What a kernel that cached the old names must forget: names now gone or meaning another pin, and new
+    // names (it may hold a negative entry for them).
+    for (const auto& [name, key] : pin_names_) {
+      auto it = fresh.find(name);
+      if (it != fresh.end() && it->second == key) continue;
+      Ino ino = 0;
+      if (auto k = by_key_.find("pin:" + key); k != by_key_.end()) ino = k->second;
+      if (ino && !present.contains(key))
+        note(KernelNote::What::Delete, kRootIno, ino, name);
+      else
+        note(KernelNote::What::Entry, kRootIno, 0, name);
+    }
+    for (const auto& [name, key] : fresh)
+      if (auto it = pin_names_.find(name); it == pin_names_.end() || it->second != key)
+        note(KernelNote::What::Entry, kRootIno, 0, name);
+  }
+  for (auto& [i, data] : with_node) {
+    auto n = node(by_key_["pin:" + keys[i]]);
+    if (!n || !n->pin()) continue;
+    auto* current = n->pin();
+    if (!first && (current->size != data.size || current->pinned_at != data.pinned_at))
+      note(KernelNote::What::Inode, 0, n->ino, "");
+    data.listing = std::move(current->listing);
+    data.verified = current->verified;
+    *current = std::move(data);
+    n->name = names[i];
+  }
+  if (!first && fresh != pin_names_) note(KernelNote::What::Inode, 0, kRootIno, "");
+  pin_names_ = std::move(fresh);
+  // The transient vectors above are as large as the account: give their pages back, so that the daemon's
+  // resident size is what it keeps, not what a rebuild once needed (DESIGN.md §7 memory target).
+  if (keys.size() >= 10000) {
+    keys.clear();
+    keys.shrink_to_fit();
+    names.clear();
+    names.shrink_to_fit();
+    malloc_trim(0);
+  }
+}
+
+std::optional<std::string> Namespace::pin_key_named(const std::string& shown) {
+  rebuild_names();
+  auto it = pin_names_.find(shown);
+  if (it == pin_names_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace pinfs::vfs

@@ -1,0 +1,622 @@
+#include "uploads.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "pinfs/cache/content_cache.hpp"
+#include "pinfs/cache/pin_index.hpp"
+#include "pinfs/cid/cid.hpp"
+#include "pinfs/common/log.hpp"
+
+namespace pinfs::vfs {
+
+bool same_cid(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto pa = cid::Cid::parse(a);
+  auto pb = cid::Cid::parse(b);
+  return pa && pb && pa->to_v1() == pb->to_v1();
+}
+
+cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file) {
+  cache::JournalEntry entry;
+  entry.id = file.journal_id;
+  entry.name = file.name;
+  entry.staging_path = file.staging;
+  entry.cid = file.cid;
+  entry.size = file.size;
+  entry.keyvalues = file.keyvalues;
+  if (file.replaces) {
+    entry.replaces_id = file.replaces->id;
+    entry.replaces_cid = file.replaces->cid;
+  }
+  entry.state = file.closed ? "queued" : "writing";
+  return entry;
+}
+
+Uploads::Uploads(std::shared_ptr<service::PinService> service, const VfsOptions& options,
+                 VfsCounters& counters, Hooks hooks)
+    : service_(std::move(service)), options_(options), counters_(counters), hooks_(std::move(hooks)) {}
+
+Uploads::~Uploads() {
+  stop_worker();
+}
+
+Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cache::ContentCache* content) {
+  index_ = &index;
+  content_ = content;
+  auto journal = cache::open_sqlite_journal(options_.cache_dir + "/journal.sqlite");
+  if (!journal) return std::unexpected(journal.error());
+  journal_ = std::move(*journal);
+  auto entries = journal_->entries();
+  if (!entries) return std::unexpected(entries.error());
+  std::vector<FilePtr> resumed;
+  std::lock_guard lock(mu_);
+  std::set<std::string> journaled;
+  for (const auto& entry : *entries) {
+    int fd = ::open(entry.staging_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      // A "writing" row whose file is missing was never created; a "queued" one lost its data (or its
+      // copy went into the content cache just before the row would have gone).
+      if (entry.state == "writing")
+        spdlog::info("journal row for {} has no staged file (never created); dropping it", entry.name);
+      else
+        spdlog::error("journal names {} for {} but the staged file is gone; dropping the entry",
+                      entry.staging_path, entry.name);
+      (void)journal_->remove(entry.id);
+      continue;
+    }
+    journaled.insert(std::filesystem::path(entry.staging_path).filename().string());
+    if (entry.state == "writing") {
+      // Its writer never closed it: kept as a local file with its bytes, not uploaded half-written.
+      auto file = std::make_shared<Vfs::LocalFile>();
+      file->fd = fd;
+      file->name = entry.name;
+      file->staging = entry.staging_path;
+      struct stat st {};
+      file->size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+      file->keyvalues = entry.keyvalues;
+      file->journal_id = entry.id;
+      file->state = UploadState::Failed;
+      file->reason = "interrupted";
+      file->interrupted = true;
+      file->resumed = true;
+      file->sequential = false;  // the CID is computed from the staged file if it is ever closed again
+      file->mtime = st.st_mtim.tv_sec;
+      files_.push_back(file);
+      resumed.push_back(file);
+      spdlog::warn(
+          "{} was still being written when the last mount stopped: kept locally ({} bytes), "
+          "status failed: interrupted",
+          entry.name, file->size.load());
+      continue;
+    }
+    auto file = std::make_shared<Vfs::LocalFile>();
+    file->fd = fd;
+    file->name = entry.name;
+    file->staging = entry.staging_path;
+    file->cid = entry.cid;
+    file->size = entry.size;
+    file->keyvalues = entry.keyvalues;
+    file->journal_id = entry.id;
+    file->state = UploadState::Queued;
+    file->resumed = true;
+    file->closed = true;
+    file->mtime = now_seconds();
+    if (!entry.replaces_id.empty() || !entry.replaces_cid.empty())
+      file->replaces = service::PinRef{entry.replaces_id, entry.replaces_cid};
+    files_.push_back(file);
+    queue_.push_back(file);
+    resumed.push_back(file);
+    spdlog::info("resuming upload of {} ({} bytes) from the journal", entry.name, entry.size);
+  }
+  adopt_orphans_locked(journaled, resumed);
+  return resumed;
+}
+
+// Staged files without a journal row (a mount that stopped between creating the file and its row, or a
+// file of a new directory that was never uploaded): empty ones are removed, others are kept as interrupted
+// local files named recovered-<staged name>, so that no byte is lost and each can be read or removed.
+void Uploads::adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(options_.cache_dir + "/staging", ec)) {
+    auto base = item.path().filename().string();
+    if (journaled.contains(base) || !item.is_regular_file(ec)) continue;
+    auto size = item.file_size(ec);
+    if (ec || size == 0) {
+      spdlog::info("removing empty staged file {} that no journal row names", item.path().string());
+      fs::remove(item.path(), ec);
+      continue;
+    }
+    int fd = ::open(item.path().c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    auto file = std::make_shared<Vfs::LocalFile>();
+    file->fd = fd;
+    file->name = "recovered-" + base;
+    file->staging = item.path().string();
+    file->size = size;
+    file->state = UploadState::Failed;
+    file->reason = "interrupted";
+    file->interrupted = true;
+    file->resumed = true;
+    file->sequential = false;
+    file->mtime = now_seconds();
+    auto id = journal_->add(journal_entry_of(*file));
+    if (!id) {
+      spdlog::error("cannot journal the orphan staged file {}: {}", file->staging, id.error().describe());
+      continue;
+    }
+    file->journal_id = *id;
+    files_.push_back(file);
+    resumed.push_back(file);
+    spdlog::warn("staged file {} had no journal row: kept as {} ({} bytes)", file->staging, file->name, size);
+  }
+}
+
+void Uploads::start_worker() {
+  std::lock_guard lock(mu_);
+  stopping_ = false;
+  if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
+}
+
+void Uploads::stop_worker() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+std::string Uploads::staging_path() {
+  auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
+  return options_.cache_dir + "/staging/" + std::to_string(stamp) + "-" + std::to_string(next_staging_++) +
+         ".data";
+}
+
+// The journal row comes first, then the staged file: a file in staging/ always has its row (files of a
+// new directory are uploaded with it and have none; see adopt_orphans_locked).
+Result<Uploads::FilePtr> Uploads::create(const std::string& name, Ino parent) {
+  auto file = std::make_shared<Vfs::LocalFile>();
+  file->name = name;
+  file->parent = parent;
+  {
+    std::lock_guard lock(mu_);
+    file->staging = staging_path();
+    if (parent == kRootIno && journal_) {
+      auto id = journal_->add(journal_entry_of(*file));
+      if (!id) return fail(EIO, "journal: " + id.error().describe());
+      file->journal_id = *id;
+    }
+  }
+  file->fd = ::open(file->staging.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (file->fd < 0) {
+    auto error = fail_errno("create staging file " + file->staging);
+    std::lock_guard lock(mu_);
+    if (file->journal_id) (void)journal_->remove(file->journal_id);
+    return error;
+  }
+  file->importer = std::make_unique<cid::FileImporter>(cid::ImportOptions{options_.cid_version});
+  file->dirty = true;
+  file->mtime = now_seconds();
+  file->writers = 1;
+  std::lock_guard lock(mu_);
+  files_.push_back(file);
+  return file;
+}
+
+Result<std::string> Uploads::finish_cid(Vfs::LocalFile& file) {
+  std::lock_guard io(file.io);
+  if (file.sequential && file.importer && file.importer->bytes_seen() == file.size) {
+    auto result = file.importer->finish();
+    file.importer.reset();
+    file.sequential = false;  // a later edit re-reads the staged file
+    return result.cid.to_string();
+  }
+  cid::ImportOptions options;
+  options.cid_version = options_.cid_version;
+  auto result = cid::import_file(file.staging, options);
+  if (!result) return std::unexpected(result.error());
+  return result->cid.to_string();
+}
+
+Result<void> Uploads::journal_update_locked(const Vfs::LocalFile& file) {
+  if (!file.journal_id || !journal_) return {};
+  return journal_->update(journal_entry_of(file));
+}
+
+Result<void> Uploads::commit(const FilePtr& file) {
+  {
+    std::lock_guard lock(mu_);
+    if (file->deleted) return {};
+    auto state = file->state.load();
+    if (state != UploadState::Local && state != UploadState::Failed) return {};
+    if (state == UploadState::Local && !file->dirty) return {};
+  }
+  auto cid = finish_cid(*file);
+  if (!cid) return fail(EIO, "computing the CID of " + file->name + ": " + cid.error().describe());
+  file->dirty = false;
+  {
+    std::lock_guard lock(mu_);
+    file->cid = *cid;
+  }
+  if (options_.upload == UploadMode::Async) {
+    {
+      std::lock_guard io(file->io);
+      if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
+    }
+    std::lock_guard lock(mu_);
+    file->closed = true;
+    file->interrupted = false;
+    auto entry = journal_entry_of(*file);
+    if (entry.id) {
+      if (auto ok = journal_->update(entry); !ok) return fail(EIO, ok.error().describe());
+    } else {
+      auto id = journal_->add(entry);
+      if (!id) return fail(EIO, id.error().describe());
+      file->journal_id = *id;
+    }
+    file->state = UploadState::Queued;
+    file->next_attempt_ms = 0;
+    queue_.push_back(file);
+    wake_.notify_all();
+    spdlog::info("{} queued for upload ({} bytes, {})", file->name, file->size.load(), file->cid);
+    return {};
+  }
+  {
+    // Closed: from now on a crash resumes the upload (the remote dedupe check at resume avoids a double
+    // pin). The staged bytes are in the page cache, which a killed daemon does not lose.
+    std::lock_guard lock(mu_);
+    file->closed = true;
+    file->interrupted = false;
+    if (auto ok = file->journal_id ? journal_->update(journal_entry_of(*file)) : Result<void>{}; !ok)
+      return fail(EIO, ok.error().describe());
+  }
+  return upload_now(file);
+}
+
+Result<void> Uploads::upload_now(const FilePtr& file) {
+  service::FileUpload upload;
+  std::string local_cid;
+  bool ask_service = false;
+  {
+    std::lock_guard lock(mu_);
+    file->state = UploadState::Uploading;
+    file->sent = 0;
+    upload.local_path = file->staging;
+    upload.name = file->name;
+    upload.keyvalues = file->keyvalues;
+    upload.cid_version = options_.cid_version;
+    local_cid = file->cid;
+    ask_service = file->resumed || file->size >= options_.dedupe_remote_min_bytes;
+  }
+
+  if (options_.dedupe) {
+    Result<service::PinPage> existing = service::PinPage{};
+    existing->pins = index_->by_cid(local_cid);
+    if (existing->pins.empty() && ask_service) {
+      service::ListQuery query;
+      query.cid = local_cid;
+      query.page_size = 10;
+      ++counters_.list_calls;
+      existing = service_->list(query);
+    }
+    if (existing && !existing->pins.empty()) {
+      ++counters_.dedupes;
+      auto same = std::find_if(existing->pins.begin(), existing->pins.end(),
+                               [&](const service::Pin& p) { return p.name == upload.name; });
+      if (same != existing->pins.end()) {
+        spdlog::info("{}: content {} already pinned under this name, no upload", upload.name, local_cid);
+        {
+          std::lock_guard lock(mu_);
+          adopt_locked(file, *same);
+        }
+        if (hooks_.pinned) hooks_.pinned(file, *same, true);
+        return {};
+      }
+      ++counters_.pin_by_cid;
+      auto job = service_->pin_by_cid(local_cid, upload.name, upload.keyvalues);
+      if (!job) {
+        std::lock_guard lock(mu_);
+        file->state = UploadState::Failed;
+        file->reason = job.error().describe();
+        return fail(job.error().errnum == EDQUOT ? EDQUOT : EIO, "pin by CID failed: " + file->reason);
+      }
+      spdlog::info("{}: content {} already pinned as {}, pinned by CID instead of uploading", upload.name,
+                   local_cid, existing->pins.front().name);
+      if (hooks_.job_started) hooks_.job_started(*job);
+      std::lock_guard lock(mu_);
+      file->job_status = job->status.empty() ? "queued" : job->status;
+      file->job_name = upload.name;
+      job_files_.push_back(file);
+      return {};
+    }
+    if (!existing) spdlog::debug("dedupe lookup failed, uploading: {}", existing.error().describe());
+  }
+
+  upload.progress = [this, file](const service::UploadProgress& p) {
+    std::lock_guard lock(mu_);
+    file->sent = p.sent;
+  };
+  ++counters_.uploads;
+  auto pinned = service_->upload_file(upload);
+  std::string problem;
+  int errnum = EIO;
+  if (!pinned) {
+    problem = pinned.error().describe();
+    if (pinned.error().errnum == EDQUOT) errnum = EDQUOT;
+  } else if (!same_cid(pinned->cid, local_cid)) {
+    problem = "CID mismatch: service pinned " + pinned->cid + ", local content is " + local_cid;
+  }
+  if (!problem.empty()) {
+    ++counters_.upload_failures;
+    spdlog::error("upload of {} failed, data stays staged at {}: {}", upload.name, upload.local_path,
+                  problem);
+    std::lock_guard lock(mu_);
+    file->state = UploadState::Failed;
+    file->reason = problem;
+    if (!file->journal_id && journal_ && file->parent == kRootIno) {  // so a new mount retries it
+      file->closed = true;
+      if (auto id = journal_->add(journal_entry_of(*file))) file->journal_id = *id;
+    }
+    return fail(errnum, "upload of " + upload.name + " failed: " + problem);
+  }
+
+  std::optional<service::PinRef> replaces;
+  bool deleted = false;
+  std::string name_now;
+  {
+    std::lock_guard lock(mu_);
+    replaces = file->replaces;
+    deleted = file->deleted;
+    name_now = file->name;
+    adopt_locked(file, *pinned);
+  }
+  if (hooks_.pinned) hooks_.pinned(file, *pinned, true);
+  spdlog::info("pinned {} as {} ({} bytes)", upload.name, pinned->cid, pinned->size);
+  if (name_now != upload.name && !deleted) {  // renamed while uploading
+    ++counters_.renames;
+    if (auto renamed = service_->rename(*pinned, name_now); renamed && hooks_.changed)
+      hooks_.changed(*pinned, *renamed);
+  }
+  if (replaces) {
+    ++counters_.unpins;
+    if (auto ok = service_->unpin(*replaces); !ok)
+      spdlog::warn("unpinning the replaced {} failed: {}", replaces->cid, ok.error().describe());
+    for (const auto& pin : index_->by_cid(replaces->cid))
+      if (pin.id == replaces->id || replaces->id.empty()) index_->erase(cache::pin_key(pin));
+  }
+  if (deleted) {
+    ++counters_.unpins;
+    (void)service_->unpin({pinned->id, pinned->cid});
+    index_->erase(cache::pin_key(*pinned));
+  }
+  return {};
+}
+
+// The file is pinned: the staged copy goes into the content cache and its journal row goes.
+void Uploads::adopt_locked(const FilePtr& file, const service::Pin& pin) {
+  file->state = UploadState::Pinned;
+  file->job_status.clear();
+  index_->upsert(pin);
+  if (file->deleted || !content_ || !content_->adopt_file(pin.cid, file->staging, file->size))
+    ::unlink(file->staging.c_str());
+  if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+  file->journal_id = 0;
+  files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+void Uploads::discard_locked(const FilePtr& file) {
+  file->deleted = true;
+  if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
+  ::unlink(file->staging.c_str());
+  if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+  file->journal_id = 0;
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
+  files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
+  if (!file->closed) return {};
+  file->closed = false;  // a crash while it is open again leaves it interrupted, not half-uploaded
+  return journal_update_locked(*file);
+}
+
+void Uploads::pinned_in_directory_locked(const FilePtr& file) {
+  file->state = UploadState::Pinned;
+  ::unlink(file->staging.c_str());
+  if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+  file->journal_id = 0;
+  files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+void Uploads::adopt_job_pins() {
+  std::vector<std::pair<FilePtr, service::Pin>> adopted;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = job_files_.begin(); it != job_files_.end();) {
+      auto file = *it;
+      std::optional<service::Pin> found;
+      for (const auto& pin : index_->by_cid(file->cid))
+        if (pin.name == file->job_name) found = pin;
+      if (!found) {
+        ++it;
+        continue;
+      }
+      // Renamed or removed while the job ran (rsync's temp name): the pin follows once it exists.
+      if (file->deleted)
+        follow_ups_.push_back({*found, ""});
+      else if (file->name != file->job_name)
+        follow_ups_.push_back({*found, file->name});
+      if (file->deleted) {
+        file->state = UploadState::Pinned;
+        ::unlink(file->staging.c_str());
+        if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+        file->journal_id = 0;
+        files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+      } else {
+        adopt_locked(file, *found);
+        adopted.emplace_back(file, *found);
+      }
+      it = job_files_.erase(it);
+    }
+    if (!follow_ups_.empty()) wake_.notify_all();
+  }
+  for (auto& [file, pin] : adopted)
+    if (hooks_.pinned) hooks_.pinned(file, pin, true);
+}
+
+void Uploads::worker_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(100));
+    if (stopping_) break;
+    lock.unlock();
+    run_once();
+    lock.lock();
+  }
+}
+
+void Uploads::run_once() {
+  std::vector<FilePtr> due;
+  {
+    std::lock_guard lock(mu_);
+    auto now = now_ms();
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->next_attempt_ms <= now && !(*it)->deleted) {
+        due.push_back(*it);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& file : due) {
+    if (upload_now(file)) continue;
+    std::lock_guard lock(mu_);
+    if (file->state != UploadState::Failed) continue;
+    ++file->attempts;
+    auto delay = options_.upload_retry_delay.count() << std::min(file->attempts - 1, 16);
+    file->next_attempt_ms = now_ms() + std::min<std::int64_t>(delay, 60'000);
+    queue_.push_back(file);
+  }
+  std::vector<FollowUp> follow_ups;
+  {
+    std::lock_guard lock(mu_);
+    follow_ups.swap(follow_ups_);
+  }
+  for (auto& follow : follow_ups) {
+    if (follow.new_name.empty()) {
+      ++counters_.unpins;
+      auto ok = service_->unpin({follow.pin.id, follow.pin.cid});
+      if (ok) {
+        index_->erase(cache::pin_key(follow.pin));
+        if (hooks_.changed) hooks_.changed(follow.pin, std::nullopt);
+      } else {
+        spdlog::warn("unpinning {} (removed while pinning) failed: {}", follow.pin.name,
+                     ok.error().describe());
+      }
+      continue;
+    }
+    ++counters_.renames;
+    auto renamed = service_->rename(follow.pin, follow.new_name);
+    if (!renamed) {
+      spdlog::warn("renaming {} to {} failed: {}", follow.pin.name, follow.new_name,
+                   renamed.error().describe());
+      continue;
+    }
+    if (hooks_.changed) hooks_.changed(follow.pin, *renamed);
+  }
+  if (hooks_.background) hooks_.background();
+}
+
+std::vector<std::string> Uploads::finish_pending(bool wait) {
+  std::vector<FilePtr> pending;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& file : files_)
+      if (file->parent == kRootIno && !file->deleted && file->state != UploadState::Pinned &&
+          file->job_status.empty() && !file->interrupted)
+        pending.push_back(file);
+  }
+  std::vector<std::string> failed;
+  if (!wait) {
+    if (!pending.empty()) spdlog::info("{} uploads left in the journal for the next mount", pending.size());
+    return failed;
+  }
+  for (auto& file : pending) {
+    Result<void> ok = file->state == UploadState::Local ? commit(file) : Result<void>{};
+    if (ok && file->state != UploadState::Pinned && file->job_status.empty()) {
+      if (file->cid.empty()) {
+        auto cid = finish_cid(*file);
+        if (cid) {
+          std::lock_guard lock(mu_);
+          file->cid = *cid;
+        }
+      }
+      ok = upload_now(file);
+    }
+    if (!ok) failed.push_back(file->name);
+  }
+  return failed;
+}
+
+namespace {
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+const char* state_name(UploadState state) {
+  switch (state) {
+    case UploadState::Local:
+      return "writing";
+    case UploadState::Queued:
+      return "queued";
+    case UploadState::Uploading:
+      return "uploading";
+    case UploadState::Pinned:
+      return "pinned";
+    case UploadState::Failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string Uploads::status_json_locked() const {
+  std::string out = "\"pending_uploads\":[";
+  bool first = true;
+  for (const auto& file : files_) {
+    if (file->state == UploadState::Pinned || file->deleted) continue;
+    out += first ? "" : ",";
+    first = false;
+    out += "{\"name\":" + quote(file->name) + ",\"size\":" + std::to_string(file->size.load()) +
+           ",\"sent\":" + std::to_string(file->sent) + ",\"state\":" + quote(state_name(file->state)) +
+           ",\"cid\":" + quote(file->cid) + ",\"reason\":" + quote(file->reason) + "}";
+  }
+  return out + "]";
+}
+
+}  // namespace pinfs::vfs

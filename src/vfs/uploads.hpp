@@ -1,0 +1,103 @@
+// Uploads: the staging area, the journal, the queue and its worker, and dedupe. It owns the upload
+// bookkeeping of every new file (LocalFile's fields marked "Uploads::mu_") and its lock; what the rest of
+// the VFS must do when a file becomes a pin it is told through Hooks, called without that lock.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node.hpp"
+#include "pinfs/cache/journal.hpp"
+
+namespace pinfs::cache {
+class ContentCache;
+class PinIndex;
+}  // namespace pinfs::cache
+
+namespace pinfs::vfs {
+
+class Uploads {
+ public:
+  using FilePtr = std::shared_ptr<Vfs::LocalFile>;
+  using Lock = std::unique_lock<std::mutex>;
+  struct Hooks {
+    // The file is now this pin (its node becomes the pin's, same inode). verified: the CIDs were compared.
+    std::function<void(const FilePtr&, const service::Pin&, bool verified)> pinned;
+    // A pin made here was renamed or removed on the service afterwards (a follow-up).
+    std::function<void(const service::Pin& before, const std::optional<service::Pin>& after)> changed;
+    std::function<void(const service::PinJob&)> job_started;
+    std::function<void()> background;  // more work for the worker's pass (quiet new directories)
+  };
+
+  Uploads(std::shared_ptr<service::PinService> service, const VfsOptions& options, VfsCounters& counters,
+          Hooks hooks);
+  ~Uploads();
+
+  // Opens staging/ and the journal; the rows of an earlier mount come back as queued files.
+  Result<std::vector<FilePtr>> open(cache::PinIndex& index, cache::ContentCache* content);
+  void start_worker();
+  void stop_worker();
+
+  // Lock order: Namespace::mu_ → Uploads::mu_ → LocalFile::io. Not held across network calls.
+  Lock lock() const { return Lock(mu_); }
+
+  // A new staged file (writers = 1).
+  Result<FilePtr> create(const std::string& name, Ino parent);
+  // The last writer closed (or fsync): CID, then the upload now (sync) or queued (async).
+  Result<void> commit(const FilePtr& file);
+  Result<void> upload_now(const FilePtr& file);
+  Result<std::string> finish_cid(Vfs::LocalFile& file);
+
+  // ---- mu_ held ----
+  void discard_locked(const FilePtr& file);  // rm: the staged data goes, no service call
+  Result<void> journal_update_locked(const Vfs::LocalFile& file);
+  void pinned_in_directory_locked(const FilePtr& file);
+  // Opened for writing again (after a failed upload): its row goes back to "writing".
+  Result<void> reopened_for_writing_locked(const FilePtr& file);  // its new directory was pinned as one
+
+  // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin.
+  void adopt_job_pins();
+  // One pass of the background work on the caller's thread.
+  void run_once();
+  // Shutdown: every pending file uploaded now (wait) or left in the journal. Returns the names not uploaded.
+  std::vector<std::string> finish_pending(bool wait);
+  // "pending_uploads":[…]
+  std::string status_json_locked() const;
+
+ private:
+  std::string staging_path();
+  void adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed);
+  void adopt_locked(const FilePtr& file, const service::Pin& pin);
+  void worker_loop();
+
+  std::shared_ptr<service::PinService> service_;
+  const VfsOptions& options_;
+  VfsCounters& counters_;
+  Hooks hooks_;
+  cache::PinIndex* index_ = nullptr;  // thread-safe on its own
+  cache::ContentCache* content_ = nullptr;
+  std::unique_ptr<cache::UploadJournal> journal_;
+
+  mutable std::mutex mu_;
+  std::vector<FilePtr> files_;      // every new file not yet pinned or discarded
+  std::deque<FilePtr> queue_;       // async uploads waiting for the worker
+  std::vector<FilePtr> job_files_;  // deduplicated by pin-by-CID, waiting for the pin
+  struct FollowUp {
+    service::Pin pin;
+    std::string new_name;  // empty: unpin
+  };
+  std::vector<FollowUp> follow_ups_;  // service calls owed once a job's pin appeared
+  std::uint64_t next_staging_ = 1;
+  bool stopping_ = false;
+  std::condition_variable wake_;
+  std::thread worker_;
+};
+
+}  // namespace pinfs::vfs

@@ -1,0 +1,160 @@
+// Every staged byte journaled from create: what a crash (the VFS dropped without shutdown, as kill -9 leaves
+// it) at each point of a file's life leaves for the next mount.
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "pinfs/cache/journal.hpp"
+#include "vfs_fixture.hpp"
+
+namespace pinfs::vfs::testing {
+namespace {
+
+class Durable : public VfsFixture {
+ protected:
+  std::vector<cache::JournalEntry> rows() {
+    auto journal = cache::open_sqlite_journal(options_.cache_dir + "/journal.sqlite");
+    EXPECT_TRUE(journal);
+    if (!journal) return {};
+    auto entries = (*journal)->entries();
+    EXPECT_TRUE(entries);
+    return entries ? *entries : std::vector<cache::JournalEntry>{};
+  }
+  std::size_t staged_files() {
+    std::size_t n = 0;
+    for (const auto& item : std::filesystem::directory_iterator(options_.cache_dir + "/staging")) {
+      (void)item;
+      ++n;
+    }
+    return n;
+  }
+  void crash() { vfs_.reset(); }  // no shutdown: nothing uploaded, nothing cleaned up
+  std::size_t pins_named(const std::string& name) {
+    std::size_t n = 0;
+    for (const auto& pin : fake_->pins()) n += pin.name == name;
+    return n;
+  }
+};
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 500; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+TEST_F(Durable, durable_staged_row_written_at_create_and_interrupted_file_kept) {
+  start();
+  auto created = vfs_->create(kRootIno, "half.bin", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  auto at_create = rows();
+  ASSERT_EQ(at_create.size(), 1u);
+  EXPECT_EQ(at_create[0].state, "writing");
+  EXPECT_EQ(at_create[0].name, "half.bin");
+  const std::string part = pattern(300000);
+  ASSERT_TRUE(vfs_->write(created->file.fh, 0, part.data(), part.size()));
+  crash();  // the writer never closed it
+
+  start();
+  EXPECT_EQ(xattr("/half.bin", "user.pinfs.status"), "failed: interrupted");
+  EXPECT_EQ(*cat("/half.bin"), part);  // its bytes kept
+  auto entry = walk("/half.bin");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->attr.st_size, static_cast<off_t>(part.size()));
+  EXPECT_EQ(entry->attr.st_mode, S_IFREG | 0644);
+  // Never uploaded half-written: not by the worker, not at shutdown.
+  vfs_->run_background_once();
+  ASSERT_TRUE(vfs_->shutdown(true));
+  EXPECT_EQ(fake_->counters().upload_file.load(), 0u);
+  vfs_.reset();
+
+  start();  // still there on the mount after
+  EXPECT_EQ(xattr("/half.bin", "user.pinfs.status"), "failed: interrupted");
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "half.bin"));
+  EXPECT_TRUE(rows().empty());
+  EXPECT_EQ(staged_files(), 0u);
+}
+
+// Closed, then the service confirmed the pin but the mount died before its row went: the next mount finds
+// the pin by CID and adopts it instead of pinning twice.
+TEST_F(Durable, durable_staged_closed_file_is_pinned_exactly_once_after_a_crash) {
+  fake_->fail_next(service::FakeOp::UploadFile, Error{EIO, "the mount died here"}, -1);
+  start();
+  const std::string content = pattern(5000, 3);
+  ASSERT_FALSE(put("closed.bin", content));
+  auto queued = rows();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].state, "queued");
+  EXPECT_FALSE(queued[0].cid.empty());
+  crash();
+  fake_->clear_failures();
+  auto pin = fake_->add_file("closed.bin", content);  // what the service had confirmed
+  ASSERT_EQ(pin.cid, queued[0].cid);
+  auto uploads = fake_->counters().upload_file.load();
+
+  start();
+  EXPECT_TRUE(eventually([&] { return rows().empty(); }));
+  EXPECT_EQ(fake_->counters().upload_file.load(), uploads);
+  EXPECT_EQ(pins_named("closed.bin"), 1u);
+  EXPECT_EQ(staged_files(), 0u);
+  EXPECT_EQ(xattr("/closed.bin", "user.pinfs.cid"), pin.cid);
+}
+
+// Closed but not yet uploaded (async, or sync killed mid-upload): the next mount uploads it once.
+TEST_F(Durable, durable_staged_closed_file_resumes_in_both_modes) {
+  for (auto mode : {UploadMode::Sync, UploadMode::Async}) {
+    options_.upload = mode;
+    const std::string name = mode == UploadMode::Sync ? "sync.bin" : "async.bin";
+    fake_->fail_next(service::FakeOp::UploadFile, Error{EIO, "offline"}, -1);
+    start();
+    (void)put(name, pattern(70000, mode == UploadMode::Sync ? 1 : 2));
+    crash();
+    fake_->clear_failures();
+    start();
+    EXPECT_TRUE(eventually([&] { return pins_named(name) == 1; })) << name;
+    EXPECT_TRUE(eventually([&] { return rows().empty(); })) << name;
+    EXPECT_EQ(staged_files(), 0u);
+    crash();
+  }
+}
+
+// A staged file without a row (left by an older version, or a file of a new directory never uploaded) is
+// adopted as a local file; an empty one is removed.
+TEST_F(Durable, durable_staged_orphans_are_adopted_or_removed_at_start) {
+  std::filesystem::create_directories(options_.cache_dir + "/staging");
+  { std::ofstream(options_.cache_dir + "/staging/orphan.data") << "precious bytes"; }
+  { std::ofstream(options_.cache_dir + "/staging/empty.data"); }
+  start();
+  EXPECT_FALSE(std::filesystem::exists(options_.cache_dir + "/staging/empty.data"));
+  EXPECT_EQ(*cat("/recovered-orphan.data"), "precious bytes");
+  EXPECT_EQ(xattr("/recovered-orphan.data", "user.pinfs.status"), "failed: interrupted");
+  EXPECT_EQ(rows().size(), 1u);  // every staged file has its row
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "recovered-orphan.data"));
+  EXPECT_EQ(staged_files(), 0u);
+  EXPECT_TRUE(rows().empty());
+}
+
+// Reopening an interrupted file and closing it is the user finishing it: then it is uploaded.
+TEST_F(Durable, durable_staged_interrupted_file_reopened_and_closed_is_uploaded) {
+  start();
+  auto created = vfs_->create(kRootIno, "resume.txt", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  ASSERT_TRUE(vfs_->write(created->file.fh, 0, "abc", 3));
+  crash();
+  start();
+  auto entry = walk("/resume.txt");
+  ASSERT_TRUE(entry);
+  auto opened = vfs_->open(entry->ino, O_WRONLY | O_APPEND);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(rows().at(0).state, "writing");
+  ASSERT_TRUE(vfs_->write(opened->fh, 3, "def", 3));
+  ASSERT_TRUE(vfs_->flush(opened->fh));
+  vfs_->release(opened->fh);
+  EXPECT_EQ(pins_named("resume.txt"), 1u);
+  EXPECT_EQ(*cat("/resume.txt"), "abcdef");
+  EXPECT_TRUE(rows().empty());
+}
+
+}  // namespace
+}  // namespace pinfs::vfs::testing
