@@ -1,23 +1,226 @@
 #include "pinfs/cache/content_cache.hpp"
 
 #include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <vector>
 
+#include "pinfs/cid/importer.hpp"
 #include "pinfs/common/log.hpp"
 
 namespace pinfs::cache {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr const char* kDbName = "entries.db";
+
+std::string encode_ranges(const std::map<std::uint64_t, std::uint64_t>& ranges) {
+  std::string out;
+  for (const auto& [start, end] : ranges) {
+    out.append(reinterpret_cast<const char*>(&start), sizeof start);
+    out.append(reinterpret_cast<const char*>(&end), sizeof end);
+  }
+  return out;
+}
+
+std::map<std::uint64_t, std::uint64_t> decode_ranges(const void* data, int size) {
+  std::map<std::uint64_t, std::uint64_t> out;
+  const char* p = static_cast<const char*>(data);
+  for (int i = 0; i + 16 <= size; i += 16) {
+    std::uint64_t start = 0, end = 0;
+    std::memcpy(&start, p + i, 8);
+    std::memcpy(&end, p + i + 8, 8);
+    if (end > start) out[start] = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+// The entries table: cid → ranges and last use. A cache of a cache: any failure to write it only costs the
+// entry at the next mount.
+struct ContentCache::Db {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* upsert = nullptr;
+  sqlite3_stmt* remove = nullptr;
+  ~Db() {
+    sqlite3_finalize(upsert);
+    sqlite3_finalize(remove);
+    sqlite3_close_v2(db);
+  }
+  bool open(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+      return false;
+    const char* setup =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE IF NOT EXISTS entries(cid TEXT PRIMARY KEY NOT NULL, ranges BLOB, last_use INTEGER)"
+        " WITHOUT ROWID;";
+    return sqlite3_exec(db, setup, nullptr, nullptr, nullptr) == SQLITE_OK &&
+           sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO entries(cid, ranges, last_use) VALUES(?1, ?2, ?3)",
+                              -1, &upsert, nullptr) == SQLITE_OK &&
+           sqlite3_prepare_v2(db, "DELETE FROM entries WHERE cid=?1", -1, &remove, nullptr) == SQLITE_OK;
+  }
+  void put(const std::string& cid, const std::string& ranges, std::int64_t last_use) {
+    sqlite3_bind_text(upsert, 1, cid.data(), static_cast<int>(cid.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(upsert, 2, ranges.data(), static_cast<int>(ranges.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(upsert, 3, last_use);
+    if (sqlite3_step(upsert) != SQLITE_DONE) spdlog::debug("content cache: entry of {} not saved", cid);
+    sqlite3_reset(upsert);
+  }
+  void erase(const std::string& cid) {
+    sqlite3_bind_text(remove, 1, cid.data(), static_cast<int>(cid.size()), SQLITE_TRANSIENT);
+    sqlite3_step(remove);
+    sqlite3_reset(remove);
+  }
+};
+
+ContentCache::ContentCache(std::string dir, ContentCacheOptions options)
+    : dir_(std::move(dir)), max_bytes_(options.max_bytes), min_free_bytes_(options.min_free_bytes) {}
+
+ContentCache::~ContentCache() {
+  std::lock_guard lock(mu_);
+  if (!db_) return;
+  sqlite3_exec(db_->db, "BEGIN", nullptr, nullptr, nullptr);
+  for (const auto& [cid, entry] : entries_) persist_locked(cid, entry);  // read hits moved last_use
+  sqlite3_exec(db_->db, "COMMIT", nullptr, nullptr, nullptr);
+}
+
 Result<std::unique_ptr<ContentCache>> ContentCache::open(const std::string& dir, std::uint64_t max_bytes) {
+  ContentCacheOptions options;
+  options.max_bytes = max_bytes;
+  return open(dir, options);
+}
+
+Result<std::unique_ptr<ContentCache>> ContentCache::open(const std::string& dir,
+                                                         const ContentCacheOptions& options) {
   std::error_code ec;
-  fs::remove_all(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) return fail(EIO, "cannot create content cache " + dir + ": " + ec.message());
-  return std::unique_ptr<ContentCache>(new ContentCache(dir, max_bytes));
+  std::unique_ptr<ContentCache> cache(new ContentCache(dir, options));
+  if (auto loaded = cache->load(); !loaded) {
+    spdlog::warn("content cache {}: {}; starting empty", dir, loaded.error().message);
+    cache->db_.reset();
+    cache->entries_.clear();
+    cache->lru_.clear();
+    cache->stats_ = {};
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir, ec);
+    auto db = std::make_unique<Db>();
+    if (!db->open(dir + "/" + kDbName)) return fail(EIO, "cannot create content cache index in " + dir);
+    cache->db_ = std::move(db);
+  }
+  return cache;
+}
+
+Result<void> ContentCache::load() {
+  auto db = std::make_unique<Db>();
+  if (!db->open(dir_ + "/" + kDbName)) return fail(EIO, "cannot read " + std::string(kDbName));
+  db_ = std::move(db);
+  struct Row {
+    std::string cid;
+    std::map<std::uint64_t, std::uint64_t> ranges;
+    std::int64_t last_use;
+  };
+  std::vector<Row> rows;
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db_->db, "SELECT cid, ranges, last_use FROM entries ORDER BY last_use DESC", -1, &q,
+                         nullptr) != SQLITE_OK)
+    return fail(EIO, std::string("cannot read entries: ") + sqlite3_errmsg(db_->db));
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    rows.push_back({text ? text : "", decode_ranges(sqlite3_column_blob(q, 1), sqlite3_column_bytes(q, 1)),
+                    sqlite3_column_int64(q, 2)});
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return fail(EIO, std::string("cannot read entries: ") + sqlite3_errmsg(db_->db));
+  std::vector<std::string> gone;
+  for (auto& row : rows) {
+    struct stat st {};
+    const bool complete = row.ranges.size() == 1 && row.ranges.begin()->first == 0 &&
+                          ::stat(path_of(row.cid).c_str(), &st) == 0 &&
+                          static_cast<std::uint64_t>(st.st_size) == row.ranges.begin()->second;
+    if (!complete || row.cid.empty() || row.cid.find('/') != std::string::npos) {
+      gone.push_back(row.cid);
+      continue;
+    }
+    Entry& entry = entries_[row.cid];
+    entry.ranges = std::move(row.ranges);
+    entry.bytes = entry.ranges.begin()->second;
+    entry.verified = false;
+    entry.last_use = row.last_use;
+    lru_.push_back(row.cid);  // rows come most recent first
+    entry.lru = std::prev(lru_.end());
+    use_clock_ = std::max(use_clock_, row.last_use);
+    stats_.bytes += entry.bytes;
+    ++stats_.entries;
+    ++stats_.kept;
+  }
+  for (const auto& cid : gone) {
+    db_->erase(cid);
+    ::unlink(path_of(cid).c_str());
+  }
+  // Files with no entry: a crash between the write and its row, or a cache of an older version.
+  std::error_code list_ec;
+  for (const auto& file : fs::directory_iterator(dir_, list_ec)) {
+    const std::string name = file.path().filename().string();
+    if (name.starts_with(kDbName) || entries_.contains(name)) continue;
+    std::error_code ec;
+    fs::remove_all(file.path(), ec);
+  }
+  evict_locked("");
+  return {};
+}
+
+void ContentCache::persist_locked(const std::string& cid, const Entry& entry) {
+  if (db_) db_->put(cid, encode_ranges(entry.ranges), entry.last_use);
+}
+
+void ContentCache::drop_locked(const std::string& cid) {
+  auto it = entries_.find(cid);
+  if (it == entries_.end()) return;
+  stats_.bytes -= it->second.bytes;
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+  ::unlink(path_of(cid).c_str());
+  if (db_) db_->erase(cid);
+  --stats_.entries;
+}
+
+bool ContentCache::verify_locked(const std::string& cid) {
+  cid::ImportOptions options;
+  options.cid_version = cid.starts_with("Qm") ? 0 : 1;
+  auto imported = cid::import_file(path_of(cid), options);
+  if (imported && imported->cid.to_string() == cid) return true;
+  spdlog::warn(
+      "content cache: the cached copy of {} does not hash to its CID{}; dropping it, it will be fetched "
+      "again",
+      cid, imported ? "" : " (" + imported.error().message + ")");
+  drop_locked(cid);
+  ++stats_.dropped;
+  return false;
+}
+
+bool ContentCache::make_room_locked(std::uint64_t incoming, const std::string& keep) {
+  for (;;) {
+    struct statvfs vfs {};
+    if (::statvfs(dir_.c_str(), &vfs) != 0) return true;  // cannot tell: the byte budget still holds
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (free_bytes >= min_free_bytes_ + incoming) return true;
+    if (lru_.empty() || lru_.back() == keep) return false;
+    const std::string victim = lru_.back();
+    drop_locked(victim);
+    ++stats_.evictions;
+  }
 }
 
 std::string ContentCache::path_of(const std::string& cid) const {
@@ -56,6 +259,14 @@ Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, st
     ++stats_.misses;
     return false;
   }
+  if (!it->second.verified) {
+    if (!verify_locked(cid)) {
+      ++stats_.misses;
+      return false;
+    }
+    it = entries_.find(cid);
+    it->second.verified = true;
+  }
   int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail_errno("open cached " + cid);
   std::uint64_t done = 0;
@@ -69,6 +280,7 @@ Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, st
   }
   ::close(fd);
   lru_.splice(lru_.begin(), lru_, it->second.lru);
+  it->second.last_use = ++use_clock_;  // saved at close, not on every hit
   ++stats_.hits;
   return true;
 }
@@ -78,6 +290,7 @@ Result<void> ContentCache::write(const std::string& cid, std::uint64_t offset, c
   if (size == 0) return {};
   if (size > max_bytes_) return {};  // would evict everything for nothing
   std::lock_guard lock(mu_);
+  if (!make_room_locked(size, cid)) return {};  // the disk is nearly full: serve without caching
   auto [it, inserted] = entries_.try_emplace(cid);
   Entry& entry = it->second;
   if (inserted) {
@@ -114,6 +327,8 @@ Result<void> ContentCache::write(const std::string& cid, std::uint64_t offset, c
   entry.ranges[start] = end;
   entry.bytes += end - start;
   stats_.bytes += end - start;
+  entry.last_use = ++use_clock_;
+  persist_locked(cid, entry);
   evict_locked(cid);
   return {};
 }
@@ -122,6 +337,7 @@ bool ContentCache::adopt_file(const std::string& cid, const std::string& path, s
   if (size == 0 || size > max_bytes_) return false;
   std::lock_guard lock(mu_);
   if (entries_.contains(cid)) return false;
+  if (!make_room_locked(0, cid)) return false;
   if (::rename(path.c_str(), path_of(cid).c_str()) != 0) return false;  // another filesystem: download later
   auto& entry = entries_[cid];
   lru_.push_front(cid);
@@ -130,6 +346,8 @@ bool ContentCache::adopt_file(const std::string& cid, const std::string& path, s
   entry.bytes = size;
   stats_.bytes += size;
   ++stats_.entries;
+  entry.last_use = ++use_clock_;
+  persist_locked(cid, entry);
   evict_locked(cid);
   return true;
 }
@@ -143,6 +361,7 @@ void ContentCache::evict_locked(const std::string& keep) {
     lru_.pop_back();
     entries_.erase(it);
     ::unlink(path_of(victim).c_str());
+    if (db_) db_->erase(victim);
     --stats_.entries;
     ++stats_.evictions;
     spdlog::debug("content cache: evicted {}", victim);

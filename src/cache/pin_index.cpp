@@ -34,9 +34,9 @@ class MemoryPinIndex final : public PinIndex {
     for (const auto& key : erase_keys) pins_.erase(key);
     ++generation_;
   }
+  // visit runs without the lock (it may call back into the index), over a copy: this index is for tests.
   void for_each(const std::function<void(const service::Pin&)>& visit) const override {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, pin] : pins_) visit(pin);
+    for (const auto& pin : all()) visit(pin);
   }
   std::vector<service::Pin> by_name(const std::string& name) const override {
     std::lock_guard lock(mu_);

@@ -292,9 +292,13 @@ void list_pins(const httplib::Request& req, httplib::Response& res, Context& ctx
       if (sort_by == "name") return a->name < b->name;
       return a->date_pinned_us < b->date_pinned_us;
     };
-    std::stable_sort(rows.begin(), rows.end(), [&](const PinRecord* a, const PinRecord* b) {
-      return order == "ASC" ? key_less(a, b) : key_less(b, a);
-    });
+    if (sort_by == "created_at") {  // the store keeps pins in date order: no sort of a million rows
+      if (order == "DESC") std::reverse(rows.begin(), rows.end());
+    } else {
+      std::stable_sort(rows.begin(), rows.end(), [&](const PinRecord* a, const PinRecord* b) {
+        return order == "ASC" ? key_less(a, b) : key_less(b, a);
+      });
+    }
     body = envelope([&](JsonWriter& w) {
       w.StartObject();
       w.Key("totals");

@@ -17,7 +17,7 @@ std::string BlockStore::path_of(const cid::Cid& c) const {
 }
 
 bool BlockStore::has(const cid::Cid& c) const {
-  return ::access(path_of(c).c_str(), F_OK) == 0;
+  return ::access(path_of(c).c_str(), F_OK) == 0 || (generator_ && generator_(c));
 }
 
 Result<void> BlockStore::put(const cid::Cid& c, cid::ByteView block) {
@@ -49,13 +49,16 @@ Result<void> BlockStore::put(const cid::Cid& c, cid::ByteView block) {
 
 std::optional<std::uint64_t> BlockStore::size_of(const cid::Cid& c) const {
   struct stat st {};
-  if (::stat(path_of(c).c_str(), &st) != 0) return std::nullopt;
+  if (::stat(path_of(c).c_str(), &st) != 0) {
+    if (auto block = generator_ ? generator_(c) : std::nullopt) return block->size();
+    return std::nullopt;
+  }
   return static_cast<std::uint64_t>(st.st_size);
 }
 
 std::optional<cid::Bytes> BlockStore::get(const cid::Cid& c) const {
   int fd = ::open(path_of(c).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  if (fd < 0) return generator_ ? generator_(c) : std::nullopt;
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);

@@ -36,6 +36,8 @@ Options:
                            (default 0: no cap). Both can be changed at run time with
                            POST /_emulator/network {"latency_ms":N,"bandwidth_mbit":X}
   --threads N              worker threads (default 64)
+  --bulk-pins N            hold at least N pins named bulk-NNNNNNN.txt (real small content), created
+                           at start when missing; also POST /_emulator/pins/bulk
   --log-level LEVEL        trace, debug, info, warn, error (default warn); logs go to stderr
   -h, --help               show this help
 
@@ -115,6 +117,10 @@ Result<Config> parse_args(int argc, char** argv) {
       auto v = next();
       if (!v) return std::unexpected(v.error());
       if (auto r = number(*v, c.threads); !r || c.threads < 1) return fail(EINVAL, "--threads must be >= 1");
+    } else if (a == "--bulk-pins") {
+      auto v = next();
+      if (!v) return std::unexpected(v.error());
+      if (auto r = number(*v, c.bulk_pins); !r) return std::unexpected(r.error());
     } else if (a == "--log-level") {
       auto v = next();
       if (!v) return std::unexpected(v.error());

@@ -205,6 +205,16 @@ int run_main(int argc, char** argv) {
     return 1;
   }
   ctx.store = std::move(*store);
+  ctx.blocks->set_generator([store = ctx.store.get()](const cid::Cid& c) { return store->bulk_block(c); });
+  if (const auto want = static_cast<std::size_t>(cfg->bulk_pins); want > 0) {
+    const std::size_t have = ctx.store->count_named("bulk-");
+    if (have < want) {
+      if (auto r = ctx.store->add_bulk(want - have, "bulk-", 365 * 86400); !r) {
+        std::fprintf(stderr, "pinfs-emulator: --bulk-pins: %s\n", r.error().describe().c_str());
+        return 1;
+      }
+    }
+  }
   JobRunner jobs(ctx);
   ctx.jobs = &jobs;
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -72,6 +73,10 @@ std::string encode_pin(const PinRecord& p) {
   w.Int64(p.date_unpinned_us);
   key(w, "is_pin_by_hash");
   w.Bool(p.is_pin_by_hash);
+  if (p.bulk_index >= 0) {
+    key(w, "bulk");
+    w.Int64(p.bulk_index);
+  }
   w.EndObject();
   return sb.GetString();
 }
@@ -91,6 +96,8 @@ PinRecord decode_pin(const rapidjson::Value& o) {
   p.date_pinned_us = int_of(o, "date_pinned_us");
   p.date_unpinned_us = int_of(o, "date_unpinned_us");
   p.is_pin_by_hash = bool_of(o, "is_pin_by_hash");
+  if (auto it = o.FindMember("bulk"); it != o.MemberEnd() && it->value.IsInt64())
+    p.bulk_index = it->value.GetInt64();
   return p;
 }
 
@@ -174,7 +181,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& data_dir) {
     }
   }
   if (s->user_id_.empty()) s->user_id_ = new_uuid();
-  s->rebuild_index_locked();
+  s->sort_by_date_locked();  // bulk pins are dated before pins made earlier
   // Compact: write the current state to a new file and swap it in.
   std::string tmp = path + ".tmp";
   {
@@ -217,6 +224,92 @@ void Store::rebuild_index_locked() {
     if (pins_[i].pinned()) pinned_by_cid_[pins_[i].cid].push_back(i);
 }
 
+void Store::sort_by_date_locked() {
+  std::stable_sort(pins_.begin(), pins_.end(), [](const PinRecord& a, const PinRecord& b) {
+    return a.date_pinned_us < b.date_pinned_us;
+  });
+  pin_by_id_.clear();
+  pin_by_id_.reserve(pins_.size());
+  for (std::size_t i = 0; i < pins_.size(); ++i) pin_by_id_[pins_[i].id] = i;
+  rebuild_index_locked();
+}
+
+std::size_t Store::count_named(const std::string& prefix) const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& p : pins_)
+    if (p.pinned() && p.name.starts_with(prefix)) ++n;
+  return n;
+}
+
+std::string bulk_content(std::int64_t i) {
+  std::string content;
+  for (std::int64_t line = 0; line <= i % 16; ++line) content += "pinfs bulk pin " + std::to_string(i) + "\n";
+  return content;
+}
+
+std::optional<cid::Bytes> Store::bulk_block(const cid::Cid& c) const {
+  std::int64_t index = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pinned_by_cid_.find(c.to_string());
+    if (it == pinned_by_cid_.end()) it = pinned_by_cid_.find(c.to_v1().to_string());
+    if (it == pinned_by_cid_.end() || it->second.empty()) return std::nullopt;
+    index = pins_[it->second.front()].bulk_index;
+  }
+  if (index < 0) return std::nullopt;
+  const std::string content = bulk_content(index);
+  cid::Bytes block(content.begin(), content.end());
+  if (cid::Cid::v1(cid::Codec::Raw, cid::sha256(block)).to_string() != c.to_v1().to_string())
+    return std::nullopt;
+  return block;
+}
+
+Result<std::size_t> Store::add_bulk(std::size_t count, const std::string& prefix, std::int64_t span_s) {
+  std::lock_guard bulk(bulk_mu_);
+  const std::size_t first = count_named(prefix);
+  const std::int64_t now = now_us();
+  const std::int64_t span_us = std::max<std::int64_t>(span_s, 1) * 1'000'000;
+  const std::int64_t step_us =
+      std::max<std::int64_t>(span_us / static_cast<std::int64_t>(std::max<std::size_t>(count, 1)), 1);
+  std::vector<PinRecord> made;
+  made.reserve(count);
+  char name[64];
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t i = first + k;
+    std::snprintf(name, sizeof name, "%s%07zu.txt", prefix.c_str(), i);
+    const std::string content = bulk_content(static_cast<std::int64_t>(i));
+    const cid::ByteView bytes(reinterpret_cast<const std::uint8_t*>(content.data()), content.size());
+    const cid::Cid c = cid::Cid::v1(cid::Codec::Raw, cid::sha256(bytes));
+    PinRecord p;
+    p.id = new_uuid();
+    p.file_record_id = new_uuid();
+    p.cid = c.to_string();
+    p.name = name;
+    p.dag_size = p.content_size = content.size();
+    p.mime_type = "text/plain";
+    p.bulk_index = static_cast<std::int64_t>(i);
+    // Oldest first, the last one a step before now: newer than the earlier bulk pins.
+    p.date_pinned_us = now - static_cast<std::int64_t>(count - k) * step_us;
+    made.push_back(std::move(p));
+  }
+  std::lock_guard lock(mu_);
+  std::string lines;
+  for (auto& p : made) {
+    if (lines.size() > (1u << 20)) {
+      std::fwrite(lines.data(), 1, lines.size(), journal_);
+      lines.clear();
+    }
+    lines += encode_pin(p);
+    lines += '\n';
+    pins_.push_back(std::move(p));
+  }
+  std::fwrite(lines.data(), 1, lines.size(), journal_);
+  std::fflush(journal_);
+  sort_by_date_locked();
+  return first + count;
+}
+
 std::pair<PinRecord, bool> Store::add_pin(PinRecord pin, bool dedupe) {
   std::lock_guard lock(mu_);
   if (auto it = pinned_by_cid_.find(pin.cid); dedupe && it != pinned_by_cid_.end() && !it->second.empty())
@@ -224,6 +317,9 @@ std::pair<PinRecord, bool> Store::add_pin(PinRecord pin, bool dedupe) {
   if (auto it = pin_by_id_.find(pin.id); it != pin_by_id_.end()) return {pins_[it->second], true};
   if (pin.id.empty()) pin.id = new_uuid();
   if (pin.file_record_id.empty()) pin.file_record_id = new_uuid();
+  if (auto it = pinned_by_cid_.find(pin.cid); pin.bulk_index < 0 && it != pinned_by_cid_.end())
+    for (auto idx : it->second)  // a pin by hash of a bulk pin's CID (AIOZ's rename): the same content
+      if (pins_[idx].bulk_index >= 0) pin.bulk_index = pins_[idx].bulk_index;
   if (pin.date_pinned_us == 0) pin.date_pinned_us = now_us();
   append_locked(encode_pin(pin));
   pin_by_id_[pin.id] = pins_.size();

@@ -65,9 +65,13 @@ Result<PinPage> AiozService::list(const ListQuery& query) {
   auto offset = parse_cursor(query.cursor);
   if (!offset) return std::unexpected(offset.error());
   const std::size_t limit = std::clamp<std::size_t>(query.page_size, 1, kMaxPageSize);
+  if (query.unpinned_after)
+    return fail(ENOTSUP, "AIOZ cannot list pins by the date they were removed (no such filter)");
+  // Always newest first by pin date (AIOZ's default, asked explicitly): ListOrder::newest_first holds.
   const std::string path = "/pinning/pins/?offset=" + std::to_string(*offset) +
                            "&limit=" + std::to_string(limit) +
-                           "&pinned=true&sortBy=created_at&sortOrder=DESC";
+                           "&pinned=" + (query.status == ListStatus::unpinned ? "false" : "true") +
+                           "&sortBy=created_at&sortOrder=DESC";
   auto r = detail::call(*http_, request(Method::Get, path), "AIOZ pins");
   if (!r) return std::unexpected(r.error());
   auto page = json::decode_aioz_pin_list(r->body);

@@ -243,12 +243,24 @@ Result<PinPage> FakePinService::list(const ListQuery& query) {
   ++counters_.list;
   std::lock_guard lock(mu_);
   if (auto f = injected(FakeOp::List); !f) return std::unexpected(f.error());
+  if (query.unpinned_after && query.status != ListStatus::unpinned)
+    return fail(EINVAL, "fake: unpinned_after applies to unpinned listings only");
   std::vector<const Pin*> matching;
-  for (const auto& pin : pins_) {
-    if (query.cid && pin.cid != *query.cid) continue;
-    if (query.name_contains && pin.name.find(*query.name_contains) == std::string::npos) continue;
-    if (query.pinned_after && pin.pinned_at <= *query.pinned_after) continue;
+  auto consider = [&](const Pin& pin, std::int64_t unpinned_at) {
+    if (query.cid && pin.cid != *query.cid) return;
+    if (query.name_contains && pin.name.find(*query.name_contains) == std::string::npos) return;
+    if (query.pinned_after && pin.pinned_at < *query.pinned_after) return;
+    if (query.unpinned_after && unpinned_at < *query.unpinned_after) return;
     matching.push_back(&pin);
+  };
+  if (query.status == ListStatus::pinned) {
+    for (const auto& pin : pins_) consider(pin, 0);
+  } else {
+    for (const auto& [pin, unpinned_at] : unpinned_) consider(pin, unpinned_at);
+  }
+  if (query.order == ListOrder::newest_first) {
+    std::stable_sort(matching.begin(), matching.end(),
+                     [](const Pin* a, const Pin* b) { return a->pinned_at > b->pinned_at; });
   }
   std::size_t offset = query.cursor.empty() ? 0 : std::stoul(query.cursor);
   std::size_t page = std::clamp<std::size_t>(query.page_size, 1, caps_.max_page_size);
@@ -381,8 +393,19 @@ Result<void> FakePinService::unpin(const PinRef& ref) {
   if (auto f = injected(FakeOp::Unpin); !f) return std::unexpected(f.error());
   auto it = find_locked(ref);
   if (it == pins_.end()) return fail(ENOENT, "fake: not pinned");
+  unpinned_.emplace_back(*it, clock_++);
   pins_.erase(it);
   return {};
+}
+
+std::int64_t FakePinService::now() const {
+  std::lock_guard lock(mu_);
+  return clock_;
+}
+
+void FakePinService::advance_clock(std::int64_t seconds) {
+  std::lock_guard lock(mu_);
+  clock_ += seconds;
 }
 
 Result<Totals> FakePinService::totals() {

@@ -79,11 +79,19 @@ Result<PinPage> PinataService::list(const ListQuery& query) {
   auto offset = parse_cursor(query.cursor);
   if (!offset) return std::unexpected(offset.error());
   const std::size_t limit = std::clamp<std::size_t>(query.page_size, 1, capabilities().max_page_size);
-  std::string path = "/data/pinList?status=pinned&includeCount=true&pageLimit=" + std::to_string(limit) +
+  const bool unpinned = query.status == ListStatus::unpinned;
+  if (query.unpinned_after && !unpinned)
+    return fail(EINVAL, "unpinned_after applies to unpinned listings only");
+  // Pinata lists newest first (by date pinned) whatever the query: ListOrder::newest_first needs nothing
+  // more.
+  std::string path = std::string("/data/pinList?status=") + (unpinned ? "unpinned" : "pinned") +
+                     "&includeCount=true&pageLimit=" + std::to_string(limit) +
                      "&pageOffset=" + std::to_string(*offset);
   if (query.cid) path += "&cid=" + http::url_encode(*query.cid);
   if (query.name_contains) path += "&metadata%5Bname%5D=" + http::url_encode(*query.name_contains);
   if (query.pinned_after) path += "&pinStart=" + http::url_encode(json::format_time(*query.pinned_after));
+  if (query.unpinned_after)
+    path += "&unpinStart=" + http::url_encode(json::format_time(*query.unpinned_after));
   auto r = detail::call(*http_, request(Method::Get, path), "Pinata pinList");
   if (!r) return std::unexpected(r.error());
   auto page = json::decode_pinata_pin_list(r->body);

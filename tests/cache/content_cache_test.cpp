@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "pinfs/cid/importer.hpp"
+
 namespace pinfs::cache {
 namespace {
 
@@ -68,6 +70,115 @@ TEST_F(ContentCacheTest, adopt_file_moves_a_complete_copy_in) {
   ASSERT_TRUE(*(*cache)->read("cidX", 6, 4, out));
   EXPECT_EQ(std::string(out, 4), "6789");
   EXPECT_EQ((*cache)->stats().bytes, 10u);
+}
+
+std::string cid_of(const std::string& content) {
+  cid::FileImporter importer(cid::ImportOptions{}, [](const cid::Cid&, cid::ByteView) {});
+  importer.update(cid::ByteView(reinterpret_cast<const std::uint8_t*>(content.data()), content.size()));
+  return importer.finish().cid.to_string();
+}
+
+class PersistentContentCache : public ContentCacheTest {
+ protected:
+  std::unique_ptr<ContentCache> open_cache(std::uint64_t max_bytes = 1 << 20, std::uint64_t min_free = 0) {
+    ContentCacheOptions options;
+    options.max_bytes = max_bytes;
+    options.min_free_bytes = min_free;
+    auto cache = ContentCache::open(dir_ + "/c", options);
+    EXPECT_TRUE(cache) << cache.error().describe();
+    return cache ? std::move(*cache) : nullptr;
+  }
+  std::string content_ = std::string(300'000, 'q') + "tail";  // more than one 256 KiB chunk: a dag-pb root
+  std::string cid_ = cid_of(content_);
+};
+
+TEST_F(PersistentContentCache, complete_entries_are_kept_across_mounts_and_verified_before_use) {
+  const std::string small = "small file";
+  const std::string small_cid = cid_of(small);
+  {
+    auto cache = open_cache();
+    ASSERT_TRUE(cache->write(cid_, 0, content_.data(), 200'000));
+    ASSERT_TRUE(cache->write(cid_, 200'000, content_.data() + 200'000, content_.size() - 200'000));
+    ASSERT_TRUE(cache->write(small_cid, 0, small.data(), small.size()));
+    ASSERT_TRUE(cache->write("bafkpartial", 10, "xyz", 3));  // not from 0: cannot be complete
+  }
+  auto cache = open_cache();
+  EXPECT_EQ(cache->stats().kept, 2u);
+  EXPECT_EQ(cache->stats().entries, 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/bafkpartial"));
+  std::string out(content_.size(), '\0');
+  auto hit = cache->read(cid_, 0, content_.size(), out.data());
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(*hit);
+  EXPECT_EQ(out, content_);
+  char small_out[10];
+  EXPECT_TRUE(*cache->read(small_cid, 0, small.size(), small_out));
+  EXPECT_EQ(cache->stats().dropped, 0u);
+  EXPECT_EQ(cache->stats().hits, 2u);
+}
+
+TEST_F(PersistentContentCache, a_corrupted_file_is_detected_against_its_cid_and_fetched_again) {
+  {
+    auto cache = open_cache();
+    ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));
+  }
+  {  // one flipped byte, same size: only the hash can tell
+    std::fstream f(dir_ + "/c/" + cid_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(123'456);
+    f.put('Z');
+  }
+  auto cache = open_cache();
+  EXPECT_EQ(cache->stats().kept, 1u);
+  std::string out(content_.size(), '\0');
+  auto first = cache->read(cid_, 0, 10, out.data());
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(*first);  // a miss: the caller fetches it again
+  EXPECT_EQ(cache->stats().dropped, 1u);
+  EXPECT_EQ(cache->stats().entries, 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/" + cid_));
+  ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));  // the fetched bytes replace it
+  EXPECT_TRUE(*cache->read(cid_, 0, content_.size(), out.data()));
+  EXPECT_EQ(out, content_);
+}
+
+TEST_F(PersistentContentCache, a_truncated_file_is_dropped_at_open) {
+  {
+    auto cache = open_cache();
+    ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));
+  }
+  std::filesystem::resize_file(dir_ + "/c/" + cid_, 1000);
+  std::ofstream(dir_ + "/c/stray-file") << "no entry";  // a crash between a write and its row
+  auto cache = open_cache();
+  EXPECT_EQ(cache->stats().kept, 0u);
+  EXPECT_EQ(cache->stats().bytes, 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/" + cid_));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/stray-file"));
+}
+
+TEST_F(PersistentContentCache, the_lru_order_is_kept_across_mounts) {
+  const std::string a = "content a", b = "content b", c = "content c";
+  {
+    auto cache = open_cache();
+    for (const auto* s : {&a, &b, &c}) ASSERT_TRUE(cache->write(cid_of(*s), 0, s->data(), s->size()));
+    char out[16];
+    ASSERT_TRUE(*cache->read(cid_of(a), 0, a.size(), out));  // a is now the most recent, b the least
+  }
+  auto cache = open_cache(20);  // room for two of the three
+  EXPECT_EQ(cache->stats().entries, 2u);
+  EXPECT_FALSE(cache->contains(cid_of(b), 0, b.size()));
+  EXPECT_TRUE(cache->contains(cid_of(a), 0, a.size()));
+  EXPECT_TRUE(cache->contains(cid_of(c), 0, c.size()));
+}
+
+TEST_F(PersistentContentCache, the_free_disk_floor_is_never_crossed) {
+  auto cache = open_cache(1 << 20, std::uint64_t{1} << 62);  // a floor no disk can leave free
+  ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));
+  EXPECT_EQ(cache->stats().bytes, 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/" + cid_));
+  const std::string staged = dir_ + "/staged";
+  std::ofstream(staged) << "staged";
+  EXPECT_FALSE(cache->adopt_file(cid_of("staged"), staged, 6));
+  EXPECT_TRUE(std::filesystem::exists(staged));  // left alone
 }
 
 }  // namespace

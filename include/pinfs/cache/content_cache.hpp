@@ -1,6 +1,14 @@
 // Disk cache of fetched content, keyed by CID. Content behind a CID never changes, so a cached byte is never
 // stale: a read whose range is fully cached never touches the network. One sparse file per CID plus the set
-// of byte ranges it holds; whole CIDs are evicted least-recently-used once the total exceeds the budget.
+// of byte ranges it holds; whole CIDs are evicted least-recently-used once the total exceeds the budget or
+// the disk's free space would fall below the floor.
+//
+// Kept across mounts: the range sets and the LRU order live in <dir>/entries.db (SQLite). At open, only
+// complete entries are kept (one range from byte 0 whose length is the file's size); partial ones, files
+// shorter than their entry and files with no entry are removed. A kept entry is not trusted until its file
+// has been re-hashed with the cid/ importer and matched its CID, on its first read in this mount; one that
+// does not match (truncated, corrupted, or a CID the importer's defaults do not reproduce) is dropped and
+// that read is a miss, so the bytes are fetched again.
 #pragma once
 
 #include <cstdint>
@@ -21,20 +29,31 @@ struct ContentCacheStats {
   std::uint64_t hits = 0;    // reads answered from disk
   std::uint64_t misses = 0;  // reads that needed the network
   std::uint64_t evictions = 0;
+  std::uint64_t kept = 0;     // entries carried over from the previous mount at open
+  std::uint64_t dropped = 0;  // entries found truncated or not matching their CID, removed
+};
+
+struct ContentCacheOptions {
+  std::uint64_t max_bytes = 10ull << 30;
+  // Never let the cache's filesystem fall below this many free bytes (evict first, else do not cache).
+  std::uint64_t min_free_bytes = 512ull << 20;
 };
 
 class ContentCache {
  public:
-  // dir is created if missing; leftovers from a previous mount are removed because the range sets are kept
-  // in memory only (the persistent index of the next issue will keep them).
+  // dir is created if missing; complete entries of a previous mount are kept (see above).
   static Result<std::unique_ptr<ContentCache>> open(const std::string& dir, std::uint64_t max_bytes);
+  static Result<std::unique_ptr<ContentCache>> open(const std::string& dir,
+                                                    const ContentCacheOptions& options);
+  ~ContentCache();
 
   // Copies [offset, offset+size) into out when every byte is cached; false (a miss) otherwise.
   Result<bool> read(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out);
   // Records fetched bytes; may evict other CIDs to stay within the budget.
   Result<void> write(const std::string& cid, std::uint64_t offset, const char* data, std::uint64_t size);
-  // Takes over a complete local copy (a staged file that was just pinned) by renaming it into the cache,
-  // so reading back what was written costs no download. Returns false (file left alone) if it cannot.
+  // Takes over a complete local copy (a staged file that was just pinned, its CID verified) by renaming it
+  // into the cache, so reading back what was written costs no download. Returns false (file left alone) if it
+  // cannot.
   bool adopt_file(const std::string& cid, const std::string& path, std::uint64_t size);
   bool contains(const std::string& cid, std::uint64_t offset, std::uint64_t size) const;
   // A read-only descriptor of cid's cache file when [offset, offset+size) is cached (the caller closes it),
@@ -43,21 +62,34 @@ class ContentCache {
   ContentCacheStats stats() const;
 
  private:
-  ContentCache(std::string dir, std::uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
+  struct Db;
+  ContentCache(std::string dir, ContentCacheOptions options);
   struct Entry {
     std::map<std::uint64_t, std::uint64_t> ranges;  // start → end (exclusive), disjoint, merged
     std::uint64_t bytes = 0;
     std::list<std::string>::iterator lru;
+    bool verified = true;  // false for an entry kept from a previous mount until its file is re-hashed
+    std::int64_t last_use = 0;
   };
   std::string path_of(const std::string& cid) const;
   bool covered_locked(const Entry& entry, std::uint64_t offset, std::uint64_t size) const;
   void evict_locked(const std::string& keep);
+  // Evicts until `incoming` more bytes leave the floor free; false when even that is not enough.
+  bool make_room_locked(std::uint64_t incoming, const std::string& keep);
+  void drop_locked(const std::string& cid);
+  void persist_locked(const std::string& cid, const Entry& entry);
+  bool verify_locked(const std::string& cid);
+  Result<void> load();
 
   const std::string dir_;
   const std::uint64_t max_bytes_;
-  mutable std::mutex mu_;  // guards everything below; held across the file I/O of one call
+  const std::uint64_t min_free_bytes_;
+  // Lock order: mu_ is a leaf lock; held across the file I/O (and a first-read re-hash) of one call.
+  mutable std::mutex mu_;  // guards everything below
+  std::unique_ptr<Db> db_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // front = most recently used
+  std::int64_t use_clock_ = 0;
   ContentCacheStats stats_;
 };
 

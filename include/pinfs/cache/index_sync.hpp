@@ -5,6 +5,7 @@
 // pins already known).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,6 +25,9 @@ struct IndexChanges {
   std::vector<service::Pin> upserted;  // new pins, and pins whose name, metadata or size changed
   std::vector<service::Pin> removed;   // as they were in the index before
   bool full = false;                   // a complete listing (not an incremental refresh)
+  // The index was not complete before this listing (a first mount, or an index set aside): every pin is
+  // new and `upserted` is left empty rather than holding the whole account; rebuild views from the index.
+  bool initial = false;
   bool empty() const { return upserted.empty() && removed.empty(); }
 };
 
@@ -33,11 +37,17 @@ struct IndexSyncOptions {
   std::chrono::seconds margin{300};
   // A full listing at least this often; 0 = only the first one.
   std::chrono::seconds reconcile_interval{std::chrono::hours(6)};
+  // Unix seconds now; the system clock unless a test gives its own (the fake service's clock).
+  std::function<std::int64_t()> clock;
 };
 
 // One complete listing in progress, page by page, so that a first `ls` can return each page as it arrives.
-// Each page is stored in the index before next() returns it. finish() removes the pins not seen and marks
-// the index complete.
+// Each page is stored in the index before next() returns it (a failed next() may be called again: it
+// retries the same page). finish() (once done()) removes the pins not seen and marks the index complete.
+// Pins dated after the listing started (less the margin) are never removed by it: they may have landed
+// on a page already read. When the service's count changed between pages, or the listing saw fewer distinct
+// pins than it (offset pages shift under a concurrent removal), nothing is removed and the reconcile stays
+// due, so the next refresh lists again instead of dropping a pin that was only skipped.
 class FullListing {
  public:
   virtual ~FullListing() = default;
@@ -46,6 +56,8 @@ class FullListing {
   virtual Result<IndexChanges> finish() = 0;
 };
 
+// Not thread-safe itself: one caller (the VFS's poller, or a first `ls`) drives it at a time; the index
+// it writes is thread-safe, so readers are never blocked for longer than one page's transaction.
 class IndexSync {
  public:
   IndexSync(std::shared_ptr<service::PinService> service, PinIndex& index, IndexSyncOptions options);
@@ -54,14 +66,17 @@ class IndexSync {
   // Brings the index up to date: a full listing when it is not complete or a reconcile is due, else an
   // incremental refresh (an unchanged account costs at most 2 list calls).
   Result<IndexChanges> refresh();
-  std::uint64_t list_calls() const { return list_calls_; }
+  std::uint64_t list_calls() const { return list_calls_->load(); }
+  // When the next refresh() will be a full listing (unix seconds; now when the index is not complete).
+  std::int64_t next_reconcile_at() const;
 
  private:
-  Result<IndexChanges> incremental();
+  Result<IndexChanges> incremental(std::int64_t now);
+  std::int64_t now() const;
   std::shared_ptr<service::PinService> service_;
   PinIndex& index_;
   IndexSyncOptions options_;
-  std::uint64_t list_calls_ = 0;
+  std::shared_ptr<std::atomic<std::uint64_t>> list_calls_;  // shared with the listings it starts
 };
 
 }  // namespace pinfs::cache

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,9 +23,15 @@ class BlockStore {
   std::optional<cid::Bytes> get(const cid::Cid& cid) const;
   std::optional<std::uint64_t> size_of(const cid::Cid& cid) const;
   std::string path_of(const cid::Cid& cid) const;
+  // Blocks not on disk are asked of this (the Store's bulk pins, regenerated from their index). Set once
+  // at start, before any request.
+  void set_generator(std::function<std::optional<cid::Bytes>(const cid::Cid&)> generator) {
+    generator_ = std::move(generator);
+  }
 
  private:
   std::string dir_;
+  std::function<std::optional<cid::Bytes>(const cid::Cid&)> generator_;
   mutable std::atomic<std::uint64_t> tmp_counter_{0};
 };
 

@@ -21,6 +21,7 @@ struct Config {
   int threads = 64;
   int latency_ms = 0;         // before each API/gateway reply; 0: none
   double bandwidth_mbit = 0;  // per-connection cap on reply bodies; 0: none
+  int bulk_pins = 0;          // --bulk-pins: at least this many bulk-* pins at start
 };
 
 // Parses the command line. Returns ECANCELED after printing --help (exit 0).

@@ -3,9 +3,9 @@
 // each mutation appends the record's full new state, so a restart replays the file and the
 // last line per id wins. The journal is compacted on start. A torn last line is ignored.
 //
-// Lock order: Store::mu_ is a leaf lock. Callers never hold another emulator lock while
-// calling in, and the callbacks given to with_pins()/with_jobs() must not call back into the
-// Store or take other locks.
+// Lock order: Store::mu_ is a leaf lock; add_bulk takes bulk_mu_ and then mu_. Callers never hold another
+// emulator lock while calling in, and the callbacks given to with_pins()/with_jobs() must not call back into
+// the Store or take other locks.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "pinfs/common/error.hpp"
+#include "pinfs/emulator/block_store.hpp"
 #include "pinfs/emulator/json_util.hpp"
 
 namespace pinfs::emulator {
@@ -37,9 +38,13 @@ struct PinRecord {
   std::int64_t date_pinned_us = 0;
   std::int64_t date_unpinned_us = 0;  // 0 while pinned
   bool is_pin_by_hash = false;
+  std::int64_t bulk_index = -1;  // made by add_bulk: its content is bulk_content(bulk_index), not stored
 
   bool pinned() const { return date_unpinned_us == 0; }
 };
+
+// The content of bulk pin i: a few dozen bytes, 1..16 lines of its own text.
+std::string bulk_content(std::int64_t i);
 
 struct JobRecord {
   std::string id;
@@ -74,6 +79,16 @@ class Store {
 
   void with_pins(const std::function<void(const std::vector<PinRecord>&)>& fn) const;
 
+  // Creates `count` real pins fast, for tests and benchmarks of large accounts: pin i holds bulk_content(i)
+  // (a raw-leaf CIDv1 block that bulk_block() regenerates for the gateway, so a million pins cost no
+  // million files), is named prefix + zero-padded index continuing after the pins already named with that
+  // prefix, and the dates are spread evenly over span_s seconds before now. One journal write for the whole
+  // set. Returns how many pins now carry the prefix.
+  Result<std::size_t> add_bulk(std::size_t count, const std::string& prefix, std::int64_t span_s);
+  // The block of a pinned bulk pin's CID (BlockStore's generator); nullopt for any other CID.
+  std::optional<cid::Bytes> bulk_block(const cid::Cid& cid) const;
+  std::size_t count_named(const std::string& prefix) const;
+
   void add_job(JobRecord job);
   std::optional<JobRecord> get_job(const std::string& id) const;
   void set_job_status(const std::string& id, const std::string& status);
@@ -83,7 +98,9 @@ class Store {
   Store() = default;
   void append_locked(const std::string& line);
   void rebuild_index_locked();
+  void sort_by_date_locked();
 
+  std::mutex bulk_mu_;     // one add_bulk at a time (numbering); taken before mu_, never while holding it
   mutable std::mutex mu_;  // guards everything below; leaf lock
   std::string dir_;
   std::string user_id_;

@@ -78,6 +78,11 @@ class FakePinService final : public PinService, public Gateway {
   // Called at the start of every upload_file, outside the lock (tests block or count here).
   void set_upload_hook(std::function<void(const FileUpload&)> hook);
 
+  // The fake's clock (unix seconds): each new pin and each unpin takes the current value and advances it
+  // by one, so pin dates are distinct and ordered.
+  std::int64_t now() const;
+  void advance_clock(std::int64_t seconds);
+
   FakeCounters& counters() { return counters_; }
   const FakeCounters& counters() const { return counters_; }
 
@@ -120,6 +125,7 @@ class FakePinService final : public PinService, public Gateway {
 
   mutable std::mutex mu_;  // guards everything below; never held while calling a hook
   std::vector<Pin> pins_;
+  std::vector<std::pair<Pin, std::int64_t>> unpinned_;  // removed pins and when (listings of unpinned rows)
   std::map<std::string, std::vector<std::uint8_t>> blocks_;  // cid → block
   std::map<std::string, std::string> files_;                 // file cid → whole content
   std::vector<PinJob> jobs_;

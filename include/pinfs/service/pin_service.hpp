@@ -34,12 +34,24 @@ struct PinRef {
   std::string cid;
 };
 
+// Which pins a listing returns: the live ones, or the rows of pins since removed (Pinata keeps them, with
+// their unpin date; AIOZ answers pinned=false).
+enum class ListStatus { pinned, unpinned };
+// any: the provider's own order (Pinata and AIOZ: newest first; the fake: oldest first).
+// newest_first: by pin date, newest first, on every provider (incremental refreshes stop at known pins).
+enum class ListOrder { any, newest_first };
+
 struct ListQuery {
   std::size_t page_size = 1000;    // clamped to the provider's maximum
   std::string cursor;              // empty: first page; else PinPage::next_cursor
   std::optional<std::string> cid;  // only this CID (providers without the filter: filtered client-side)
   std::optional<std::string> name_contains;  // substring of metadata name
-  std::optional<std::int64_t> pinned_after;  // unix seconds, for incremental refresh
+  std::optional<std::int64_t> pinned_after;  // unix seconds, inclusive, for incremental refresh
+  ListStatus status = ListStatus::pinned;
+  // Only pins removed at or after this (unix seconds); with status unpinned. Pinata filters by unpinStart;
+  // AIOZ has no such filter and answers ENOTSUP.
+  std::optional<std::int64_t> unpinned_after;
+  ListOrder order = ListOrder::any;
 };
 
 struct PinPage {
