@@ -13,8 +13,12 @@ packages=(
   libfuse3-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libssl-dev
   libsqlite3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev libsystemd-dev
   libgtest-dev libgmock-dev
+  # fuzzing (scripts/fuzz.sh): clang with libc++ (std::expected) and the libFuzzer runtime
+  clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
   fuse3 attr curl rsync ipfs-cid openssl
+  # bench/run.sh: reference tools (rclone mount + serve webdav, aria2c), JSON replies, profiling
+  rclone aria2 jq linux-perf
 )
 # Node.js + npm run the Pinata SDK conformance test. The machine usually brings them (a nodesource build,
 # which Debian's npm package conflicts with); only where they are missing do Debian's come in.

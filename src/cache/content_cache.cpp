@@ -241,6 +241,23 @@ bool ContentCache::contains(const std::string& cid, std::uint64_t offset, std::u
   return it != entries_.end() && covered_locked(it->second, offset, size);
 }
 
+int ContentCache::open_range(const std::string& cid, std::uint64_t offset, std::uint64_t size) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(cid);
+  if (it == entries_.end() || !covered_locked(it->second, offset, size)) return -1;
+  if (!it->second.verified) {  // as read(): an entry from an earlier mount is re-hashed on first use
+    if (!verify_locked(cid)) return -1;
+    it = entries_.find(cid);
+    it->second.verified = true;
+  }
+  int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  it->second.last_use = ++use_clock_;
+  ++stats_.hits;
+  return fd;
+}
+
 Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(cid);

@@ -78,7 +78,17 @@ void apply_response_fault(const FaultRule& f, httplib::Response& res) {
       } else {
         res.content_length_ /= 2;
         restate_length(res, res.content_length_);
+        const std::size_t limit = res.content_length_;
+        auto inner = res.content_provider_;
+        res.content_provider_ = [inner, limit](std::size_t offset, std::size_t length,
+                                               httplib::DataSink& sink) {
+          if (offset >= limit) return false;
+          return inner(offset, std::min<std::size_t>(length, limit - offset), sink);
+        };
       }
+      // A streamed body may still write past the new length; closing the connection keeps those bytes from
+      // being read as the start of the next response on it.
+      res.set_header("Connection", "close");
       break;
     case FaultAction::Malformed:
       res.body = "{\"pinfs-emulator\": malformed <<<" + res.body.substr(0, res.body.size() / 3);

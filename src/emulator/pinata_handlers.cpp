@@ -310,12 +310,15 @@ void pin_by_hash(const httplib::Request& req, httplib::Response& res, Context& c
   if (d.HasMember("pinataOptions") && d["pinataOptions"].IsObject() &&
       d["pinataOptions"].HasMember("hostNodes")) {
     auto& hn = d["pinataOptions"]["hostNodes"];
-    if (!hn.IsArray() || hn.Size() > 5) {
+    // An official SDK sends hostNodes "" when none were given; Pinata takes that (and null) as none.
+    const bool none = hn.IsNull() || (hn.IsString() && hn.GetStringLength() == 0);
+    if (!none && (!hn.IsArray() || hn.Size() > 5)) {
       pinata_error(res, 400, "INVALID_HOST_NODES", "hostNodes must be an array of at most 5 multiaddrs");
       return;
     }
-    for (auto& h : hn.GetArray())
-      if (h.IsString()) job.host_nodes.emplace_back(h.GetString());
+    if (hn.IsArray())
+      for (auto& h : hn.GetArray())
+        if (h.IsString()) job.host_nodes.emplace_back(h.GetString());
   }
   ctx.store->add_job(job);
   if (ctx.jobs) ctx.jobs->wake();
@@ -504,7 +507,9 @@ void unpin(const httplib::Request& req, httplib::Response& res, Context& ctx) {
   if (!pinata_authorized(req, res, ctx.creds)) return;
   std::string cid_text = req.matches[1];
   if (ctx.store->unpin_cid(cid_text) == 0) {
-    pinata_error(res, 404, "CURRENT_USER_HAS_NOT_PINNED_CID", "The current user has not pinned this CID");
+    // Pinata answers 400 here, not 404 (PROTOCOLS.md §1, "Answers and leniencies confirmed").
+    pinata_error(res, 400, "CURRENT_USER_HAS_NOT_PINNED_CID",
+                 "The current user has not pinned the cid: " + cid_text);
     return;
   }
   res.status = 200;

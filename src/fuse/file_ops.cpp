@@ -1,4 +1,6 @@
 // Open files: each callback asks the VFS and replies.
+#include <unistd.h>
+
 #include <vector>
 
 #include "adapter.hpp"
@@ -37,6 +39,19 @@ void on_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 
 void on_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t offset, fuse_file_info* fi) {
   guarded(req, "read", [&] {
+    // Cached bytes are answered from the cache file's descriptor: libfuse reads them into its reply
+    // without the content cache's lock held over the I/O. Splicing them (FUSE_CAP_SPLICE_WRITE) was not
+    // faster here: dd iflag=direct of 512 MiB from the cache, 0.49-0.83 s spliced vs 0.37-0.76 s not,
+    // alternating runs on a loaded 2-core machine, so it is not asked for.
+    if (auto cached = vfs_of(req).read_cached(fi->fh, static_cast<std::uint64_t>(offset), size)) {
+      fuse_bufvec data = FUSE_BUFVEC_INIT(cached->size);
+      data.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+      data.buf[0].fd = cached->fd;
+      data.buf[0].pos = static_cast<off_t>(cached->offset);
+      fuse_reply_data(req, &data, FUSE_BUF_NO_SPLICE);
+      ::close(cached->fd);
+      return;
+    }
     thread_local std::vector<char> buf;
     if (buf.size() < size) buf.resize(size);
     auto n = vfs_of(req).read(fi->fh, static_cast<std::uint64_t>(offset), size, buf.data());

@@ -99,7 +99,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     t->response.body_bytes += n;
     return n;
   }
-  const size_t limit = success ? t->options->max_memory_body : t->options->max_error_body;
+  size_t limit = success ? t->options->max_memory_body : t->options->max_error_body;
+  if (success && t->request->max_body != 0) limit = std::min(limit, t->request->max_body);
   if (t->response.body.size() + n > limit) {
     if (!success) return n;  // error bodies are only for messages: keep the start, drop the rest
     t->fail(EFBIG, "response body larger than " + std::to_string(limit) + " bytes");

@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include "json_util.hpp"
 #include "pinfs/service/json_decode.hpp"
 
@@ -11,6 +13,7 @@ Result<AiozPinState> aioz_pin(const Value& data, std::string_view what) {
   pin.id = string_member(data, "id");
   pin.cid = string_member(data, "cid");
   if (pin.id.empty() && pin.cid.empty()) return fail(EIO, std::string(what) + ": pin without id or cid");
+  if (auto ok = check_cid(pin.cid, what, "cid"); !ok) return std::unexpected(ok.error());
   pin.size = uint_member(data, "size").value_or(0);
   pin.pinned_at = time_member(data, "date_pinned");
   pin.is_dir = bool_member(data, "is_dir");
@@ -46,7 +49,7 @@ Result<Pin> decode_aioz_pin(std::string_view body) {
   return std::move(state->pin);
 }
 
-Result<PinPage> decode_aioz_pin_list(std::string_view body) {
+Result<PinPage> decode_aioz_pin_list(std::string_view body, std::size_t* rows_seen) {
   auto doc = parse(body, "AIOZ pins");
   if (!doc) return std::unexpected(doc.error());
   auto data = envelope_data(*doc, "AIOZ pins");
@@ -54,10 +57,15 @@ Result<PinPage> decode_aioz_pin_list(std::string_view body) {
   PinPage page;
   if (const Value* totals = object_member(**data, "totals")) page.total = uint_member(*totals, "files");
   // An empty account may answer "pins": null.
+  if (rows_seen) *rows_seen = 0;
   if (const Value* pins = array_member(**data, "pins")) {
+    if (rows_seen) *rows_seen = pins->Size();
     for (const auto& row : pins->GetArray()) {
       auto state = aioz_pin(row, "AIOZ pins");
-      if (!state) return std::unexpected(state.error());
+      if (!state) {
+        spdlog::warn("{}; the row is left out", state.error().message);
+        continue;
+      }
       page.pins.push_back(std::move(state->pin));
     }
   } else if (member(**data, "pins")) {

@@ -72,15 +72,19 @@ Result<PinPage> AiozService::list(const ListQuery& query) {
                            "&limit=" + std::to_string(limit) +
                            "&pinned=" + (query.status == ListStatus::unpinned ? "false" : "true") +
                            "&sortBy=created_at&sortOrder=DESC";
-  auto r = detail::call(*http_, request(Method::Get, path), "AIOZ pins");
+  http::Request req = request(Method::Get, path);
+  req.max_body = detail::kMaxListReply;
+  auto r = detail::call(*http_, req, "AIOZ pins");
   if (!r) return std::unexpected(r.error());
-  auto page = json::decode_aioz_pin_list(r->body);
+  std::size_t rows = 0;
+  auto page = json::decode_aioz_pin_list(r->body, &rows);
   if (!page) return std::unexpected(page.error());
-  const std::size_t received = page->pins.size();
+  const std::size_t received = rows;  // rows the page held, also those the decoder left out
   const std::uint64_t next = *offset + received;
   bool more = received == limit && (!page->total || next < *page->total);
   // Newest first: once a page reaches pins older than the cut-off, later pages hold only older ones.
-  if (query.pinned_after && received > 0 && page->pins.back().pinned_at < *query.pinned_after) more = false;
+  if (query.pinned_after && !page->pins.empty() && page->pins.back().pinned_at < *query.pinned_after)
+    more = false;
   page->next_cursor = more ? std::to_string(next) : std::string();
   // AIOZ has no server-side filters: apply them here.
   std::erase_if(page->pins, [&](const Pin& p) {
@@ -170,6 +174,8 @@ Result<PinJob> AiozService::pin_by_cid(const std::string& cid, const std::string
   if (!response) return std::unexpected(response.error());
   auto state = json::decode_aioz_pin_state(response->body);
   if (!state) return std::unexpected(state.error());
+  if (!state->pin.cid.empty() && !detail::same_cid(state->pin.cid, cid))
+    return fail(EIO, "AIOZ pinByHash: asked to pin " + cid + ", the reply names " + state->pin.cid);
   PinJob job;
   job.id = state->pin.id;
   job.cid = state->pin.cid.empty() ? cid : state->pin.cid;

@@ -114,7 +114,16 @@ Result<std::uint64_t> HttpGateway::read(const std::string& cid, const std::strin
         return std::unexpected(http::status_error("gateway read of " + cid, response->status,
                                                   json::error_reason(response->body)));
       }
-      return delivered;  // the file ended before offset + length
+      // A complete-looking answer shorter than the file it describes (Content-Range total) was cut: resume
+      // rather than hand back a short read, which a program would take for the end of the file.
+      const bool cut = file_size && offset + delivered < std::min(*file_size, offset + length);
+      if (!cut) return delivered;  // the file ended before offset + length
+      if (resumes >= max_resumes_)
+        return fail(EIO, "gateway read of " + cid + ": answers end before the bytes they announce");
+      ++resumes;
+      spdlog::debug("gateway read of {}: answer ended after {} of {} bytes, resuming", cid, delivered,
+                    length);
+      continue;
     }
     // Without progress the retrying client below has already spent its attempts.
     const bool progressed = delivered > before;

@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -13,7 +15,8 @@ namespace pinfs::service::json {
 
 Result<rapidjson::Document> parse(std::string_view body, std::string_view what) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  // Iterative: a reply of a million '[' must not overflow the stack.
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
     return fail(EIO, std::string(what) + ": malformed JSON at offset " +
                          std::to_string(doc.GetErrorOffset()) + ": " +
@@ -150,7 +153,7 @@ std::string format_time(std::int64_t unix_seconds) {
 
 std::string error_reason(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
     if (const Value* err = object_member(doc, "error")) {
       std::string reason = string_member(*err, "reason");
@@ -181,6 +184,22 @@ std::string keyvalues_json(const KeyValues& keyvalues) {
   }
   writer.EndObject();
   return buffer.GetString();
+}
+
+Result<void> check_cid(const std::string& cid, std::string_view what, std::string_view field) {
+  // The text becomes a URL segment and a name under /.pinfs/by-cid/: only the characters of base32/base58
+  // CIDs pass. Codec and hash are checked where the CID is used (gateway reads, the upload's CID check).
+  constexpr std::size_t kMaxCidText = 200;
+  const bool shaped =
+      !cid.empty() && cid.size() <= kMaxCidText &&
+      std::all_of(cid.begin(), cid.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+  if (cid.empty() || shaped) return {};
+  std::string shown = cid.substr(0, 80);
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return fail(EIO, std::string(what) + ": " + std::string(field) + " '" + shown +
+                       "' is not a CID (only letters and digits, at most 200)");
 }
 
 }  // namespace pinfs::service::json

@@ -26,5 +26,7 @@ std::optional<std::uint64_t> uint_member(const Value& object, const char* key); 
 bool bool_member(const Value& object, const char* key, bool fallback = false);
 std::int64_t time_member(const Value& object, const char* key);  // 0 when absent or unparseable
 KeyValues keyvalues_of(const Value* object);  // strings kept, numbers/bools printed, nulls dropped
+// Empty or CID-shaped text (letters and digits, at most 200); else EIO "<what>: <field> … is not a CID".
+Result<void> check_cid(const std::string& cid, std::string_view what, std::string_view field);
 
 }  // namespace pinfs::service::json

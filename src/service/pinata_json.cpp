@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include "json_util.hpp"
 #include "pinfs/cid/cid.hpp"
 #include "pinfs/service/json_decode.hpp"
@@ -17,6 +19,7 @@ Result<Pin> pinata_row(const Value& row) {
   pin.id = string_member(row, "id");
   pin.cid = string_member(row, "ipfs_pin_hash");
   if (pin.cid.empty()) return fail(EIO, "pinList: row without ipfs_pin_hash");
+  if (auto ok = check_cid(pin.cid, "pinList", "ipfs_pin_hash"); !ok) return std::unexpected(ok.error());
   pin.size = uint_member(row, "size").value_or(0);
   pin.size_is_dag = pin_size_is_dag(pin.cid);
   pin.pinned_at = time_member(row, "date_pinned");
@@ -42,16 +45,20 @@ PinJob pinata_job(const Value& row) {
 
 }  // namespace
 
-Result<PinPage> decode_pinata_pin_list(std::string_view body) {
+Result<PinPage> decode_pinata_pin_list(std::string_view body, std::size_t* rows_seen) {
   auto doc = parse(body, "pinList");
   if (!doc) return std::unexpected(doc.error());
   const Value* rows = array_member(*doc, "rows");
   if (!rows) return fail(EIO, "pinList: answer has no rows array");
   PinPage page;
   page.total = uint_member(*doc, "count");
+  if (rows_seen) *rows_seen = rows->Size();
   for (const auto& row : rows->GetArray()) {
     auto pin = pinata_row(row);
-    if (!pin) return std::unexpected(pin.error());
+    if (!pin) {
+      spdlog::warn("{}; the row is left out", pin.error().message);
+      continue;
+    }
     page.pins.push_back(std::move(*pin));
   }
   return page;
@@ -63,6 +70,7 @@ Result<Pin> decode_pinata_upload(std::string_view body) {
   Pin pin;
   pin.cid = string_member(*doc, "IpfsHash");
   if (pin.cid.empty()) return fail(EIO, "pinFileToIPFS: answer has no IpfsHash");
+  if (auto ok = check_cid(pin.cid, "pinFileToIPFS", "IpfsHash"); !ok) return std::unexpected(ok.error());
   pin.size = uint_member(*doc, "PinSize").value_or(0);
   pin.size_is_dag = pin_size_is_dag(pin.cid);
   pin.pinned_at = time_member(*doc, "Timestamp");
@@ -78,6 +86,7 @@ Result<PinJob> decode_pinata_pin_by_hash(std::string_view body) {
   job.name = string_member(*doc, "name");
   job.status = string_member(*doc, "status");
   if (job.cid.empty()) return fail(EIO, "pinByHash: answer has no ipfsHash");
+  if (auto ok = check_cid(job.cid, "pinByHash", "ipfsHash"); !ok) return std::unexpected(ok.error());
   return job;
 }
 
@@ -88,7 +97,13 @@ Result<std::vector<PinJob>> decode_pinata_jobs(std::string_view body) {
   if (!rows) return fail(EIO, "pinJobs: answer has no rows array");
   std::vector<PinJob> jobs;
   for (const auto& row : rows->GetArray()) {
-    if (row.IsObject()) jobs.push_back(pinata_job(row));
+    if (!row.IsObject()) continue;
+    PinJob job = pinata_job(row);
+    if (auto ok = check_cid(job.cid, "pinJobs", "ipfs_pin_hash"); !ok) {
+      spdlog::warn("{}; the job is left out", ok.error().message);
+      continue;
+    }
+    jobs.push_back(std::move(job));
   }
   return jobs;
 }

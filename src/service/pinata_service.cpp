@@ -36,6 +36,16 @@ Result<Pin> with_upload_metadata(Result<http::Response> response, const std::str
   return pin;
 }
 
+// Pinata's answer for a CID the account does not pin: 400 CURRENT_USER_HAS_NOT_PINNED_CID (the reply public
+// sources show for unpin) or older replies `{"error":"Current user has not pinned hash: …"}`; a 404 with
+// that reason too. A bare 404 (a wrong API path) is not taken for it.
+bool not_pinned_reply(const http::Response& response) {
+  if (response.status != 400 && response.status != 404) return false;
+  const std::string reason = json::error_reason(response.body);
+  return reason.find("CURRENT_USER_HAS_NOT_PINNED_CID") != std::string::npos ||
+         reason.find("has not pinned") != std::string::npos;
+}
+
 }  // namespace
 
 PinataService::PinataService(std::shared_ptr<http::HttpClient> http, std::string api_url,
@@ -92,11 +102,14 @@ Result<PinPage> PinataService::list(const ListQuery& query) {
   if (query.pinned_after) path += "&pinStart=" + http::url_encode(json::format_time(*query.pinned_after));
   if (query.unpinned_after)
     path += "&unpinStart=" + http::url_encode(json::format_time(*query.unpinned_after));
-  auto r = detail::call(*http_, request(Method::Get, path), "Pinata pinList");
+  http::Request req = request(Method::Get, path);
+  req.max_body = detail::kMaxListReply;
+  auto r = detail::call(*http_, req, "Pinata pinList");
   if (!r) return std::unexpected(r.error());
-  auto page = json::decode_pinata_pin_list(r->body);
+  std::size_t rows = 0;
+  auto page = json::decode_pinata_pin_list(r->body, &rows);
   if (!page) return std::unexpected(page.error());
-  const std::size_t received = page->pins.size();
+  const std::size_t received = rows;  // rows the page held, also those the decoder left out
   const std::uint64_t next = *offset + received;
   const bool more = received == limit && (!page->total || next < *page->total);
   page->next_cursor = more ? std::to_string(next) : std::string();
@@ -166,12 +179,15 @@ Result<PinJob> PinataService::pin_by_cid(const std::string& cid, const std::stri
   if (!response) return std::unexpected(response.error());
   auto job = json::decode_pinata_pin_by_hash(response->body);
   if (job && job->name.empty()) job->name = name;
+  if (job && !detail::same_cid(job->cid, cid))
+    return fail(EIO, "Pinata pinByHash: asked to pin " + cid + ", the reply names " + job->cid);
   return job;
 }
 
 Result<std::vector<PinJob>> PinataService::list_jobs() {
-  auto r =
-      detail::call(*http_, request(Method::Get, "/pinning/pinJobs?sort=DESC&limit=1000"), "Pinata pinJobs");
+  http::Request req = request(Method::Get, "/pinning/pinJobs?sort=DESC&limit=1000");
+  req.max_body = detail::kMaxListReply;
+  auto r = detail::call(*http_, req, "Pinata pinJobs");
   if (!r) return std::unexpected(r.error());
   return json::decode_pinata_jobs(r->body);
 }
@@ -204,8 +220,11 @@ Result<void> PinataService::update_metadata(const PinRef& ref, const std::option
   w.EndObject();
   http::Request r = request(Method::Put, "/pinning/hashMetadata");
   r.body = http::BufferBody{buffer.GetString()};
-  auto response = detail::call(*http_, r, "Pinata hashMetadata");
-  if (!response) return std::unexpected(response.error());
+  auto response = detail::perform_bounded(*http_, r, "Pinata hashMetadata");
+  if (response && not_pinned_reply(*response))
+    return fail(ENOENT, "Pinata hashMetadata: " + ref.cid + " is not pinned by this account");
+  if (auto ok = detail::checked(std::move(response), "Pinata hashMetadata"); !ok)
+    return std::unexpected(ok.error());
   return {};
 }
 
@@ -219,9 +238,15 @@ Result<Pin> PinataService::rename(const Pin& pin, const std::string& new_name) {
 
 Result<void> PinataService::unpin(const PinRef& ref) {
   if (ref.cid.empty()) return fail(EINVAL, "Pinata unpins by CID, and none was given");
-  auto r = detail::call(*http_, request(Method::Delete, "/pinning/unpin/" + http::url_encode(ref.cid)),
-                        "Pinata unpin", /*retried_404_is_done=*/true);
-  if (!r) return std::unexpected(r.error());
+  auto r = detail::perform_bounded(
+      *http_, request(Method::Delete, "/pinning/unpin/" + http::url_encode(ref.cid)), "Pinata unpin");
+  // Not pinned (any more): unpinned elsewhere, or by a first attempt whose reply was lost. The wanted
+  // state holds, so `rm` of a pin removed meanwhile succeeds.
+  if (r && (not_pinned_reply(*r) || (r->status == 404 && r->attempts > 1))) {
+    spdlog::info("Pinata unpin {}: the account does not pin it (any more); nothing to do", ref.cid);
+    return {};
+  }
+  if (auto ok = detail::checked(std::move(r), "Pinata unpin"); !ok) return std::unexpected(ok.error());
   return {};
 }
 

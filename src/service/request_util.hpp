@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "pinfs/cid/cid.hpp"
 #include "pinfs/common/error.hpp"
 #include "pinfs/http/http_client.hpp"
 #include "pinfs/service/pin_service.hpp"
@@ -64,6 +65,15 @@ inline Result<std::uint64_t> parse_cursor(const std::string& cursor) {
 inline std::string without_trailing_slashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
+}
+
+// Two spellings of one CID (v0 and v1 of one DAG, any multibase) are the same; text that does not parse is
+// compared as text.
+inline bool same_cid(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto pa = cid::Cid::parse(a);
+  auto pb = cid::Cid::parse(b);
+  return pa && pb && pa->to_v1() == pb->to_v1();
 }
 
 // One `file` part per file, named by its path under the upload's base directory, as both services expect.

@@ -211,6 +211,32 @@ struct Vfs::Node {
   }
 };
 
+// One background fetch of [begin, end) of a file into the content cache (see vfs_read.cpp).
+struct Prefetch {
+  std::uint64_t begin = 0, end = 0;
+  std::atomic<bool> cancel{false};  // the handle was released: stop at the next leaf
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;    // guarded by mu
+  bool failed = false;  // guarded by mu
+  void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
+};
+
+// A handle's read-ahead (vfs_read.cpp): parts of the file fetched in parallel ahead of a sequential reader.
+struct ReadAhead {
+  std::mutex mu;                  // guards the fields below; taken after Vfs::mu_, never held over a fetch
+  std::uint64_t next_offset = 0;  // end of the furthest read of the stream
+  std::uint64_t window = 0;       // bytes kept in flight ahead of a sequential reader; 0: not sequential
+  std::uint64_t reads = 0;
+  std::map<std::uint64_t, std::shared_ptr<Prefetch>> parts;  // part index → its fetch
+  ~ReadAhead() {
+    for (auto& [index, part] : parts) part->cancel = true;
+  }
+};
+
 inline PinData pin_data_of(const service::Pin& pin) {
   PinData data;
   data.cid = pin.cid;
@@ -228,22 +254,7 @@ struct Vfs::Handle {
   std::atomic<bool> wrote{false};  // this descriptor wrote: its close (flush) is the one that uploads
   bool retry_failed = false;       // opened for writing after a failed upload: closing it retries
   std::string snapshot;            // control files: the content as of open()
-  std::mutex mu;                   // read-ahead state
-  std::uint64_t next_offset = 0;
-  std::uint64_t window = 0;
-  std::shared_ptr<struct Prefetch> ahead;  // the window after the one being read, fetched in the background
-};
-
-// One background fetch of [begin, end) of a file into the content cache (see Vfs::start_prefetch).
-struct Prefetch {
-  std::uint64_t begin = 0, end = 0;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  void wait() {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return done; });
-  }
+  ReadAhead ra;
 };
 
 // The account's first listing, read page by page while `ls` reads the root (see Vfs::next_root_page).

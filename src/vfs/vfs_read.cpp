@@ -1,4 +1,5 @@
-// Opening and reading: pinned content through the disk cache and the gateway, with adaptive read-ahead.
+// Opening and reading: pinned content through the disk cache and the verified reader, with parallel
+// read-ahead. No byte reaches read() or the cache before it was checked against the CID its parent names.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,13 +10,37 @@
 #include "node.hpp"
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/common/log.hpp"
+#include "pinfs/service/verified_reader.hpp"
 #include "uploads.hpp"
 
 namespace pinfs::vfs {
 
 namespace {
-constexpr std::uint64_t kMinWindow = 1ull << 20;
-constexpr std::uint64_t kMaxWindow = 16ull << 20;
+// Read-ahead: the file is fetched in parts of kPart on a fixed grid (so that parts never overlap), as many
+// in flight as the window covers. The window starts at one part once reads are sequential, doubles each
+// time the reader has to wait for the network, and drops to 0 on a seek; random reads fetch only the
+// leaves they touch.
+constexpr std::uint64_t kPart = 4ull << 20;
+constexpr std::uint64_t kMinWindow = kPart;
+constexpr std::uint64_t kMaxWindow = 64ull << 20;
+constexpr std::size_t kMaxPartsPerFile = kMaxWindow / kPart;
+constexpr int kMaxPartsOverall = 32;  // every leaf in flight holds one buffer of at most a leaf
+
+// Counts a read into the stream; true when it is sequential: near where the stream is (kernel read-ahead
+// on several threads arrives slightly out of order, so a read a little behind or ahead still counts).
+bool note_sequential(ReadAhead& ra, std::uint64_t offset, std::size_t want) {
+  const bool sequential = ra.reads > 0 && offset <= ra.next_offset + kPart &&
+                          offset + std::max(ra.window, kPart) >= ra.next_offset;
+  ++ra.reads;
+  if (!sequential) {
+    ra.window = 0;
+    ra.next_offset = offset + want;
+    return false;
+  }
+  if (ra.window == 0) ra.window = kMinWindow;
+  ra.next_offset = std::max<std::uint64_t>(ra.next_offset, offset + want);
+  return true;
+}
 }  // namespace
 
 Result<Opened> Vfs::open(Ino ino, int flags) {
@@ -112,6 +137,12 @@ Result<std::size_t> Vfs::read(std::uint64_t fh, std::uint64_t offset, std::size_
   return read_remote(*handle, offset, size, out);
 }
 
+service::VerifiedReader& Vfs::verified() {
+  std::lock_guard lock(prefetch_mu_);
+  if (!verified_) verified_ = std::make_shared<service::VerifiedReader>(gateway_);
+  return *verified_;
+}
+
 Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out) {
   std::string cid;
   std::uint64_t file_size = 0;
@@ -122,96 +153,165 @@ Result<std::size_t> Vfs::read_remote(Handle& handle, std::uint64_t offset, std::
     file_size = ns_->file_size(node);
   }
   if (offset >= file_size) return 0;
-  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
-  // Reading into the prefetched window: fetch the one after it, so the reader never waits for the network
-  // while it reads sequentially.
-  auto keep_ahead = [&] {
-    auto ahead = handle.ahead;
-    if (!ahead || offset < ahead->begin) return;
-    ahead->wait();
-    handle.ahead.reset();
-    handle.window = std::min(handle.window * 2, kMaxWindow);  // sequential reading goes on: look further
-    if (ahead->end < file_size && handle.window)
-      start_prefetch(handle, cid, ahead->end, std::min<std::uint64_t>(handle.window, file_size - ahead->end));
-  };
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
+  ReadAhead& ra = handle.ra;
+  auto mark_verified = [&] { this->mark_verified(handle, cid, file_size, offset + want); };
+  auto note_read = [&] { return note_sequential(ra, offset, want); };
+
   auto hit = content_->read(cid, offset, want, out);
   if (!hit) return std::unexpected(hit.error());
   if (*hit) {
-    std::lock_guard ra(handle.mu);
-    handle.next_offset = offset + want;
-    keep_ahead();
+    note_cached_read(handle, cid, file_size, offset, want);
     return want;
   }
 
-  std::lock_guard ra(handle.mu);  // one fetch per handle at a time; parallel kernel read-ahead waits here
-  if (handle.ahead && offset >= handle.ahead->begin && offset < handle.ahead->end) {
-    keep_ahead();  // this read is in the window being prefetched: wait for it rather than fetch it again
-    if (auto got = content_->read(cid, offset, want, out); got && *got) {
-      handle.next_offset = offset + want;
-      return want;
+  std::unique_lock lock(ra.mu);
+  if (note_read()) {
+    schedule_parts(ra, cid, file_size, offset);
+    // Wait for the parts this read falls in, then take it from the cache.
+    bool waited = false;
+    for (std::uint64_t index = offset / kPart; index <= (offset + want - 1) / kPart; ++index) {
+      auto it = ra.parts.find(index);
+      if (it == ra.parts.end()) continue;
+      auto part = it->second;
+      lock.unlock();
+      part->wait();
+      lock.lock();
+      waited = true;
+    }
+    if (waited) {
+      ra.window = std::min(ra.window * 2, kMaxWindow);  // the reader waited: keep more in flight
+      schedule_parts(ra, cid, file_size, offset + want);
+      lock.unlock();
+      if (auto got = content_->read(cid, offset, want, out); got && *got) {
+        mark_verified();
+        return want;
+      }
     }
   }
-  if (auto again = content_->read(cid, offset, want, out); again && *again) return want;
-  const bool sequential = offset == handle.next_offset && handle.window;
-  handle.window = sequential ? std::min(handle.window * 2, kMaxWindow) : kMinWindow;
-  if (!sequential && handle.ahead && handle.ahead->end <= offset) handle.ahead.reset();  // a seek past it
-  std::uint64_t fetch =
-      std::min<std::uint64_t>(std::max<std::uint64_t>(want, handle.window), file_size - offset);
-  // Never fetch what a running prefetch is fetching.
-  if (handle.ahead && offset < handle.ahead->begin)
-    fetch = std::max<std::uint64_t>(want, std::min<std::uint64_t>(fetch, handle.ahead->begin - offset));
-  auto fetched = fetch_into_cache(cid, offset, fetch);
+  if (lock.owns_lock()) lock.unlock();
+  // Not in flight (a random read, or a part that failed or was evicted): fetch the leaves it touches.
+  auto fetched = fetch_verified(cid, offset, want, out);
   if (!fetched) {
     spdlog::warn("read {} at {}: {}", cid, offset, fetched.error().describe());
     return std::unexpected(fetched.error());
   }
-  const std::string& buffer = *fetched;
-  std::size_t n = std::min(want, buffer.size());
-  std::copy_n(buffer.data(), n, out);
-  handle.next_offset = offset + n;
-  const std::uint64_t end = offset + buffer.size();
-  if (sequential && !handle.ahead && end < file_size)
-    start_prefetch(handle, cid, end, std::min<std::uint64_t>(handle.window, file_size - end));
-  return n;
+  mark_verified();
+  return static_cast<std::size_t>(*fetched);
 }
 
-Result<std::string> Vfs::fetch_into_cache(const std::string& cid, std::uint64_t begin, std::uint64_t length) {
-  std::string buffer;
-  buffer.reserve(length);
-  ++counters_.gateway_reads;
-  auto got = gateway_->read(cid, "", begin, length, [&](const char* data, std::size_t n) {
-    buffer.append(data, n);
-    return buffer.size() <= length;
-  });
-  if (!got) return std::unexpected(got.error());
-  counters_.gateway_bytes += buffer.size();
-  if (auto stored = content_->write(cid, begin, buffer.data(), buffer.size()); !stored)
-    spdlog::warn("content cache: {}", stored.error().describe());
-  return buffer;
-}
-
-void Vfs::start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length) {
-  auto ahead = std::make_shared<Prefetch>();
-  ahead->begin = begin;
-  ahead->end = begin + length;
-  handle.ahead = ahead;
+void Vfs::mark_verified(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t end) {
+  if (end < file_size) return;
   {
-    std::lock_guard lock(prefetch_mu_);
-    ++prefetches_;
+    auto lock = ns_->lock();
+    auto pin = handle.node->pin();
+    if (!pin || pin->verified) return;
   }
-  std::thread([this, ahead, cid] {
-    // On failure the reader fetches this range itself when it gets there, and reports a lasting error.
-    if (auto got = fetch_into_cache(cid, ahead->begin, ahead->end - ahead->begin); !got)
-      spdlog::debug("prefetch of {} at {}: {}", cid, ahead->begin, got.error().describe());
-    {
-      std::lock_guard lock(ahead->mu);
-      ahead->done = true;
+  if (!content_->contains(cid, 0, file_size)) return;
+  auto lock = ns_->lock();
+  // Every byte of it was checked against its CID and is in the cache.
+  if (auto pin = handle.node->pin()) pin->verified = true;
+}
+
+void Vfs::note_cached_read(Handle& handle, const std::string& cid, std::uint64_t file_size,
+                           std::uint64_t offset, std::size_t size) {
+  {
+    std::lock_guard lock(handle.ra.mu);
+    if (note_sequential(handle.ra, offset, size)) schedule_parts(handle.ra, cid, file_size, offset + size);
+  }
+  mark_verified(handle, cid, file_size, offset + size);
+}
+
+std::optional<CachedSlice> Vfs::read_cached(std::uint64_t fh, std::uint64_t offset, std::size_t size) {
+  auto handle = handle_of(fh);
+  if (!handle || handle->local) return std::nullopt;
+  std::string cid;
+  std::uint64_t file_size = 0;
+  {
+    auto lock = ns_->lock();
+    const Node& node = *handle->node;
+    if (node.kind() != Kind::Pin && node.kind() != Kind::DirEntry) return std::nullopt;
+    cid = node.content_cid();
+    file_size = ns_->file_size(node);
+  }
+  if (offset >= file_size) return std::nullopt;
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size, file_size - offset));
+  const int fd = content_->open_range(cid, offset, want);
+  if (fd < 0) return std::nullopt;
+  note_cached_read(*handle, cid, file_size, offset, want);
+  return CachedSlice{fd, offset, want};
+}
+
+Result<std::uint64_t> Vfs::fetch_verified(const std::string& cid, std::uint64_t begin, std::uint64_t length,
+                                          char* out, const std::atomic<bool>* cancel) {
+  ++counters_.gateway_reads;
+  const std::uint64_t end = begin + length;
+  auto got = verified().read(cid, begin, length, [&](std::uint64_t at, const char* data, std::size_t n) {
+    if (cancel && *cancel) return false;
+    counters_.gateway_bytes += n;
+    if (auto stored = content_->write(cid, at, data, n); !stored)
+      spdlog::warn("content cache: {}", stored.error().describe());
+    if (out) {
+      const std::uint64_t lo = std::max(at, begin), hi = std::min<std::uint64_t>(at + n, end);
+      if (lo < hi) std::copy_n(data + (lo - at), hi - lo, out + (lo - begin));
     }
-    ahead->cv.notify_all();
-    std::lock_guard lock(prefetch_mu_);
-    --prefetches_;
-    prefetch_cv_.notify_all();
-  }).detach();
+    return true;
+  });
+  return got;
+}
+
+void Vfs::schedule_parts(ReadAhead& ra, const std::string& cid, std::uint64_t file_size, std::uint64_t from) {
+  if (ra.window == 0 || from >= file_size) return;
+  // Forget finished parts behind the reader.
+  for (auto it = ra.parts.begin(); it != ra.parts.end() && (it->first + 1) * kPart + kPart <= from;) {
+    std::lock_guard done(it->second->mu);
+    if (!it->second->done) break;
+    it = ra.parts.erase(it);
+  }
+  std::size_t in_flight = 0;
+  for (auto& [index, part] : ra.parts) {
+    std::lock_guard done(part->mu);
+    if (!part->done) ++in_flight;
+  }
+  const std::uint64_t until = std::min(file_size, from + ra.window);
+  for (std::uint64_t index = from / kPart; index * kPart < until && in_flight < kMaxPartsPerFile; ++index) {
+    if (ra.parts.contains(index)) continue;
+    std::uint64_t begin = index * kPart;
+    const std::uint64_t end = std::min(file_size, begin + kPart);
+    if (content_->contains(cid, begin, end - begin)) continue;
+    // Leave out the leaves at its start that are cached already (the reader's own first reads).
+    for (int leaves = 0; begin < end && leaves < 64; ++leaves) {
+      auto [leaf_begin, leaf_end] = verified().leaf_range(cid, begin);
+      if (leaf_end <= leaf_begin || !content_->contains(cid, leaf_begin, leaf_end - leaf_begin)) break;
+      begin = leaf_end;
+    }
+    if (begin >= end) continue;
+    {
+      std::lock_guard lock(prefetch_mu_);
+      if (prefetches_ >= kMaxPartsOverall) return;  // the reader fetches what it needs itself
+      ++prefetches_;
+    }
+    auto part = std::make_shared<Prefetch>();
+    part->begin = begin;
+    part->end = end;
+    ra.parts[index] = part;
+    ++in_flight;
+    std::thread([this, part, cid] {
+      // On failure the reader fetches the range itself when it gets there, and reports a lasting error.
+      auto got = fetch_verified(cid, part->begin, part->end - part->begin, nullptr, &part->cancel);
+      if (!got && !part->cancel)
+        spdlog::debug("prefetch of {} at {}: {}", cid, part->begin, got.error().describe());
+      {
+        std::lock_guard lock(part->mu);
+        part->done = true;
+        part->failed = !got;
+      }
+      part->cv.notify_all();
+      std::lock_guard lock(prefetch_mu_);
+      --prefetches_;
+      prefetch_cv_.notify_all();
+    }).detach();
+  }
 }
 
 }  // namespace pinfs::vfs

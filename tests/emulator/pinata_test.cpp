@@ -194,9 +194,13 @@ TEST_F(PinataTest, UnpinByCidMarksThePinUnpinned) {
   auto un = pin_list("?status=unpinned&cid=" + cid);
   ASSERT_EQ(un["rows"].Size(), 1u);
   EXPECT_TRUE(un["rows"][0]["date_unpinned"].IsString());
+  // Source: captured Pinata replies, PROTOCOLS.md §1 "Answers and leniencies confirmed": 400, not 404.
   auto again = cli.Delete(("/pinning/unpin/" + cid).c_str(), jwt_headers(emu));
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->status, 404);
+  EXPECT_EQ(again->status, 400);
+  auto err = parse_json(again->body);
+  EXPECT_EQ(str(err["error"], "reason"), "CURRENT_USER_HAS_NOT_PINNED_CID");
+  EXPECT_EQ(str(err["error"], "details"), "The current user has not pinned the cid: " + cid);
   // Uploading it again pins it anew.
   EXPECT_EQ(pinata_upload_cid(cli, emu, "u.txt", "to be unpinned", 1), cid);
   EXPECT_EQ(pin_list("?status=pinned&cid=" + cid)["rows"].Size(), 1u);

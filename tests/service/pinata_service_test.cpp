@@ -233,7 +233,8 @@ TEST_F(PinataTest, UnpinByCidAndTotals) {
   ASSERT_TRUE(service.unpin(PinRef{"1", "bafyU"}).has_value());
   EXPECT_EQ(fake->seen()[0].method, Method::Delete);
   EXPECT_EQ(fake->seen()[0].url, std::string(kBase) + "/pinning/unpin/bafyU");
-  fake->push(404, R"({"error":{"reason":"CURRENT_USER_HAS_NOT_PINNED_CID"}})");
+  // A bare 404 (a wrong API path, say) is not taken for "already unpinned".
+  fake->push(404, "<html>Not Found</html>");
   auto missing = service.unpin(PinRef{"", "bafyV"});
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().errnum, ENOENT);

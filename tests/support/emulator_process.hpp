@@ -85,6 +85,22 @@ class EmulatorProcess {
     start();
   }
 
+  // SIGKILL (no clean shutdown), then the same data on the same port: a crash and restart under a client.
+  void kill_and_restart_on_same_port() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+      pid_ = -1;
+    }
+    if (stdout_fd_ >= 0) {
+      ::close(stdout_fd_);
+      stdout_fd_ = -1;
+    }
+    listen_port_ = port_;
+    start();
+  }
+
   // Sends one request to the emulator over loopback and returns the response body.
   // Throws std::runtime_error on a transport error (not on an HTTP error status).
   std::string request(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -189,7 +205,8 @@ class EmulatorProcess {
 
   void start() {
     std::string binary = std::string(PINFS_BINARY_DIR) + "/pinfs-emulator";
-    std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0", "--data", data_dir_};
+    std::vector<std::string> args = {binary, "--listen", "127.0.0.1:" + std::to_string(listen_port_),
+                                     "--data", data_dir_};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -308,6 +325,7 @@ class EmulatorProcess {
   std::string log_dir_;
   std::string base_url_;
   int port_ = 0;
+  int listen_port_ = 0;  // 0: any free port; kill_and_restart_on_same_port() keeps the last one
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
 };

@@ -56,6 +56,9 @@ class ContentCache {
   // cannot.
   bool adopt_file(const std::string& cid, const std::string& path, std::uint64_t size);
   bool contains(const std::string& cid, std::uint64_t offset, std::uint64_t size) const;
+  // A read-only descriptor of cid's cache file when [offset, offset+size) is cached (the caller closes it),
+  // else -1: lets the FUSE adapter splice cached bytes to the kernel without copying them.
+  int open_range(const std::string& cid, std::uint64_t offset, std::uint64_t size);
   ContentCacheStats stats() const;
 
  private:

@@ -85,6 +85,9 @@ struct Request {
   ResponseStartFn on_start;       // only with a sink
   UploadProgressFn progress;
   std::optional<std::chrono::milliseconds> timeout;  // whole-transfer limit; none by default
+  // A 2xx body without a sink larger than this fails with EFBIG (0: the client's own limit). Callers that
+  // parse a reply in memory set it, so a hostile or broken server cannot make them hold an unbounded body.
+  std::size_t max_body = 0;
 };
 
 struct Response {

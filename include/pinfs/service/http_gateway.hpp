@@ -19,10 +19,12 @@ class HttpGateway final : public Gateway {
 
   Result<std::uint64_t> read(const std::string& cid, const std::string& path, std::uint64_t offset,
                              std::uint64_t length, const ByteSink& sink) override;
-  // EIO when the bytes do not hash to the CID.
+  // EIO when the bytes do not hash to the CID (its message then holds kMismatch).
   Result<std::vector<std::uint8_t>> block(const std::string& cid) override;
+  std::string describe() const override { return gateway_url_; }
 
   static constexpr std::size_t kMaxBlockSize = 4u << 20;
+  static constexpr const char* kMismatch = "not to the CID";
 
  private:
   std::string url_for(const std::string& cid, const std::string& path) const;

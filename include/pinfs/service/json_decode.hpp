@@ -1,6 +1,7 @@
 // Decoding of the providers' JSON answers into service types. Tolerant of absent and null
-// fields (the providers omit them freely); malformed input is an EIO error naming what was
-// wrong, never a crash. Exposed for the decoder tests.
+// fields (the providers omit them freely); malformed input (bad JSON at any depth, wrong types,
+// text that cannot be a CID) is an EIO error naming what was wrong, never a crash: the parser is
+// iterative, so nesting depth costs heap, not stack. Exposed for the decoder tests and fuzz targets.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,12 @@ std::string error_reason(std::string_view body);
 std::string keyvalues_json(const KeyValues& keyvalues);
 
 // --- Pinata ---
-Result<PinPage> decode_pinata_pin_list(std::string_view body);  // next_cursor left empty
-Result<Pin> decode_pinata_upload(std::string_view body);        // IpfsHash/PinSize/Timestamp
+// Lists: a row without a CID-shaped CID (letters and digits) is left out with a warning, so one
+// bad row never hides the account; `rows`, when given, receives the number of rows the page held (for
+// paging).
+Result<PinPage> decode_pinata_pin_list(std::string_view body,
+                                       std::size_t* rows = nullptr);  // next_cursor left empty
+Result<Pin> decode_pinata_upload(std::string_view body);              // IpfsHash/PinSize/Timestamp
 Result<PinJob> decode_pinata_pin_by_hash(std::string_view body);
 Result<std::vector<PinJob>> decode_pinata_jobs(std::string_view body);
 Result<Totals> decode_pinata_totals(std::string_view body);
@@ -43,7 +48,8 @@ struct AiozPinState {
   std::string status;  // "DONE"…
 };
 Result<AiozPinState> decode_aioz_pin_state(std::string_view body);
-Result<PinPage> decode_aioz_pin_list(std::string_view body);  // total from data.totals.files
+Result<PinPage> decode_aioz_pin_list(std::string_view body,
+                                     std::size_t* rows = nullptr);  // total from data.totals.files
 Result<Totals> decode_aioz_totals(std::string_view body);
 
 }  // namespace pinfs::service::json

@@ -142,6 +142,8 @@ class Gateway {
                                      std::uint64_t length, const ByteSink& sink) = 0;
   // One raw block (?format=raw), for listing dag-pb directories; verified against its CID.
   virtual Result<std::vector<std::uint8_t>> block(const std::string& cid) = 0;
+  // Names the gateway in log lines (its base URL; never a token).
+  virtual std::string describe() const { return "gateway"; }
 };
 
 }  // namespace pinfs::service

@@ -33,6 +33,10 @@ class CacheDirLock;
 struct IndexChanges;
 }  // namespace pinfs::cache
 
+namespace pinfs::service {
+class VerifiedReader;
+}  // namespace pinfs::service
+
 namespace pinfs::vfs {
 
 using Ino = std::uint64_t;
@@ -56,6 +60,13 @@ struct Opened {
   std::uint64_t fh = 0;
   bool direct_io = false;   // generated content (control files): size is not known up front
   bool keep_cache = false;  // pinned content never changes
+};
+
+// Bytes of a file that sit in the content cache: [offset, offset + size) of fd, which the caller closes.
+struct CachedSlice {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::size_t size = 0;
 };
 
 struct Created {
@@ -116,6 +127,9 @@ class Vfs {
   Result<Opened> open(Ino ino, int flags);
   Result<Created> create(Ino parent, const std::string& name, mode_t mode, int flags);
   Result<std::size_t> read(std::uint64_t fh, std::uint64_t offset, std::size_t size, char* out);
+  // The same read when every byte of it is in the content cache (verified), as a slice of the cache file
+  // for the adapter to splice; nullopt otherwise (then read() fetches it).
+  std::optional<CachedSlice> read_cached(std::uint64_t fh, std::uint64_t offset, std::size_t size);
   Result<std::size_t> write(std::uint64_t fh, std::uint64_t offset, const char* data, std::size_t size);
   Result<void> flush(std::uint64_t fh);
   Result<void> fsync(std::uint64_t fh);
@@ -180,12 +194,21 @@ class Vfs {
   Result<std::vector<std::pair<std::string, NodePtr>>> list_children(const NodePtr& dir,
                                                                      std::unique_lock<std::mutex>& lock);
 
-  // reading
+  // reading (vfs_read.cpp)
   Result<std::size_t> read_remote(Handle& handle, std::uint64_t offset, std::size_t size, char* out);
-  // Reads [begin, begin + length) of cid from the gateway and stores it in the content cache.
-  Result<std::string> fetch_into_cache(const std::string& cid, std::uint64_t begin, std::uint64_t length);
-  // Fetches [begin, begin + length) of cid into the content cache on a thread of its own (Handle::mu held).
-  void start_prefetch(Handle& handle, const std::string& cid, std::uint64_t begin, std::uint64_t length);
+  // Sequential-read bookkeeping for a read served from the cache (read-ahead continues, verified flag).
+  void note_cached_read(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t offset,
+                        std::size_t size);
+  // Sets the node's verified flag once a read reached `end` = the file's end and all of it is cached.
+  void mark_verified(Handle& handle, const std::string& cid, std::uint64_t file_size, std::uint64_t end);
+  // Reads [begin, begin + length) of cid through the verified reader: only checked leaves reach the
+  // content cache and out (which, when given, receives [begin, begin + length)).
+  Result<std::uint64_t> fetch_verified(const std::string& cid, std::uint64_t begin, std::uint64_t length,
+                                       char* out, const std::atomic<bool>* cancel = nullptr);
+  // Starts the parts of [from, from + window) not yet cached or in flight (ReadAhead::mu held).
+  void schedule_parts(struct ReadAhead& ra, const std::string& cid, std::uint64_t file_size,
+                      std::uint64_t from);
+  service::VerifiedReader& verified();  // made on first use
 
   // uploads → namespace
   void on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified);
@@ -232,10 +255,12 @@ class Vfs {
   std::thread poller_;
   std::atomic<std::int64_t> next_refresh_{0};
   bool started_ = false;
-  // Prefetch threads use this object: the destructor waits for them.
-  std::mutex prefetch_mu_;
+  // Prefetch threads use this object: the destructor waits for them. prefetches_ also bounds the parts in
+  // flight over all open files.
+  std::mutex prefetch_mu_;  // a leaf lock
   std::condition_variable prefetch_cv_;
   int prefetches_ = 0;
+  std::shared_ptr<service::VerifiedReader> verified_;  // guarded by prefetch_mu_ until made
 };
 
 }  // namespace pinfs::vfs
