@@ -57,7 +57,10 @@ std::optional<std::chrono::milliseconds> server_delay(const Response& response, 
   }
   // The reset time describes the rate window, not this answer: it only matters when the window
   // is spent (a 503 carrying it must not wait a whole minute).
-  const bool window_spent = response.status == 429 || response.header("x-ratelimit-remaining") == "0";
+  // A 429 whose own announcement says the window still has room (a fault, a per-call limit) is not about
+  // the window: it is backed off like a 503 rather than waiting for the reset.
+  const auto remaining = response.header("x-ratelimit-remaining");
+  const bool window_spent = remaining ? *remaining == "0" : response.status == 429;
   if (auto reset = response.header("x-ratelimit-reset"); reset && window_spent) {
     if (auto value = parse_integer(*reset)) {
       // Providers send epoch seconds; a small number can only be a delta.
