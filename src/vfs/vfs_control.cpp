@@ -103,7 +103,8 @@ std::string Vfs::status_json() {
   }
   {
     auto up = uploads_->lock();
-    out += "," + uploads_->status_json_locked();
+    out += ',';
+    out += uploads_->status_json_locked();
   }
   {
     auto lock = ns_->lock();
