@@ -283,6 +283,13 @@ Result<void> Uploads::commit(const FilePtr& file) {
 }
 
 Result<void> Uploads::upload_now(const FilePtr& file) {
+  struct Settled {  // a writer waiting to write to this file again (reopen_committed_locked) goes on
+    Uploads& up;
+    ~Settled() {
+      std::lock_guard lock(up.mu_);
+      up.settled_.notify_all();
+    }
+  } settled{*this};
   service::FileUpload upload;
   std::string local_cid;
   bool ask_service = false;
