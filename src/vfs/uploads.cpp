@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/pin_index.hpp"
@@ -377,23 +378,36 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   }
 
   std::optional<service::PinRef> replaces;
-  bool deleted = false;
-  std::string name_now;
   {
     std::lock_guard lock(mu_);
-    replaces = file->replaces;
-    deleted = file->deleted;
-    name_now = file->name;
+    replaces = std::exchange(file->replaces, std::nullopt);
     adopt_locked(file, *pinned);
   }
   if (hooks_.pinned) hooks_.pinned(file, *pinned, true);
   spdlog::info("pinned {} as {} ({} bytes)", upload.name, pinned->cid, pinned->size);
+  // Read once its node is the pin's: a rename or rm until then only changed the file (it looked local),
+  // from then on it goes to the pin itself. Written again meanwhile ([write.reopen]): the file replaces
+  // this pin later, under whatever name it then has.
+  bool deleted = false;
+  bool reopened = false;
+  std::string name_now;
+  {
+    std::lock_guard lock(mu_);
+    reopened = file->state != UploadState::Pinned;
+    if (!reopened && file->replaces) replaces = std::exchange(file->replaces, std::nullopt);
+    deleted = file->deleted;
+    name_now = reopened ? upload.name : file->name;
+  }
+  for (const auto& pin : index_->by_cid(pinned->cid))  // the hook may have pinned it again (AIOZ mtime)
+    if (pin.name == upload.name) *pinned = pin;
   if (name_now != upload.name && !deleted) {  // renamed while uploading
     ++counters_.renames;
     if (auto renamed = service_->rename(*pinned, name_now); renamed && hooks_.changed)
       hooks_.changed(*pinned, *renamed);
   }
-  if (replaces) {
+  // (Pinata pins a CID once: the same content uploaded again is the same pin, not one to remove.)
+  if (replaces &&
+      !(same_cid(replaces->cid, pinned->cid) && (replaces->id.empty() || replaces->id == pinned->id))) {
     ++counters_.unpins;
     if (auto ok = service_->unpin(*replaces); !ok)
       spdlog::warn("unpinning the replaced {} failed: {}", replaces->cid, ok.error().describe());
