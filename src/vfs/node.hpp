@@ -77,6 +77,9 @@ struct Vfs::LocalFile {
   std::atomic<std::int64_t> mtime_nsec{0};  // with mtime: the time shown (a write sets it to now)
   // A program set the mtime (utimens): keyvalues[kMtimeKey] holds it until the next write clears it.
   std::atomic<bool> mtime_set{false};
+  // A write that failed (ENOSPC, EIO of the cache disk): the staged bytes are incomplete, so the file is
+  // never uploaded until it is truncated to 0 and written again. Sticky, so later writes leave no holes.
+  std::atomic<int> write_errno{0};
 
   bool editable() const {
     auto s = state.load();

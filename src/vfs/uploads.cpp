@@ -241,11 +241,14 @@ Result<void> Uploads::commit(const FilePtr& file) {
     if (state != UploadState::Local && state != UploadState::Failed) return {};
     if (state == UploadState::Local && !file->dirty) return {};
   }
+  if (int e = file->write_errno.load(); e != 0)
+    return fail(e, "a write to " + file->name + " failed, so its staged bytes are incomplete: not uploaded");
   auto cid = finish_cid(*file);
   if (!cid) return fail(EIO, "computing the CID of " + file->name + ": " + cid.error().describe());
   file->dirty = false;
   {
     std::lock_guard lock(mu_);
+    if (file->deleted) return {};  // removed meanwhile: discarded, nothing to queue
     file->cid = *cid;
   }
   if (options_.upload == UploadMode::Async) {
@@ -254,6 +257,7 @@ Result<void> Uploads::commit(const FilePtr& file) {
       if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
     }
     std::lock_guard lock(mu_);
+    if (file->deleted) return {};
     file->closed = true;
     file->interrupted = false;
     auto entry = journal_entry_of(*file);
@@ -294,8 +298,21 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   service::FileUpload upload;
   std::string local_cid;
   bool ask_service = false;
+  // Removed before anything was sent (an editor's swap file, removed while its last close committed it):
+  // nothing to pin, nothing to unpin later.
+  auto removed_locked = [&] {
+    if (!file->deleted) return false;
+    file->job_status.clear();
+    ::unlink(file->staging.c_str());
+    if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+    file->journal_id = 0;
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
+    files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+    return true;
+  };
   {
     std::lock_guard lock(mu_);
+    if (removed_locked()) return {};
     file->state = UploadState::Uploading;
     file->sent = 0;
     upload.local_path = file->staging;
@@ -329,6 +346,10 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
         if (hooks_.pinned) hooks_.pinned(file, *same, true);
         return {};
       }
+      {
+        std::lock_guard lock(mu_);
+        if (removed_locked()) return {};
+      }
       ++counters_.pin_by_cid;
       auto job = service_->pin_by_cid(local_cid, upload.name, upload.keyvalues);
       if (!job) {
@@ -353,6 +374,10 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     std::lock_guard lock(mu_);
     file->sent = p.sent;
   };
+  {
+    std::lock_guard lock(mu_);
+    if (removed_locked()) return {};
+  }
   ++counters_.uploads;
   auto pinned = service_->upload_file(upload);
   std::string problem;
@@ -438,10 +463,20 @@ void Uploads::discard_locked(const FilePtr& file) {
   file->deleted = true;
   if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
   ::unlink(file->staging.c_str());
+  release_space_locked(*file);
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
   file->journal_id = 0;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
   files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+void Uploads::release_space_locked(Vfs::LocalFile& file) {
+  // The node (and its descriptor) lives on while the kernel remembers the inode, and an unlinked file's
+  // blocks are freed only at its last close: on a full cache disk rm must give the space back now.
+  // A writer still holding it open keeps writing to it, as POSIX has it.
+  if (!file.deleted || file.writers > 0) return;
+  std::lock_guard io(file.io);
+  if (file.fd >= 0 && ::ftruncate(file.fd, 0) == 0) file.size = 0;
 }
 
 Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
