@@ -302,6 +302,9 @@ void add_mount_command(CLI::App& app, int& exit_code) {
       "Keep the pin index in memory only: every mount lists the whole account again and every poll "
       "is a full listing (default: a SQLite index in the cache dir, from which a remount lists "
       "before any list call, with incremental polls)");
+  cmd->add_option("--cache-size", f.cache_size,
+                  "Most bytes the content cache keeps, least recently used going first: bytes, or with K, M, "
+                  "G or T, e.g. 20G (default: 10G; it also never leaves less than 512 MiB free on its disk)");
   cmd->add_option("--reconcile-interval", f.reconcile_interval,
                   "Seconds between full listings, which catch renames and metadata edits made elsewhere; the "
                   "polls between ask only for pins added or removed (default: 21600; 0: only the first)")
