@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -301,7 +302,7 @@ struct Vfs::Handle {
 struct RootStream {
   std::mutex mu;                                // one page at a time for this handle
   std::unique_ptr<cache::FullListing> listing;  // IndexSync's, page by page (Vfs::refresh_mu_ held)
-  std::set<std::string> shown;                  // pin keys already among the handle's items
+  std::unordered_set<std::string> shown;        // pin keys already among the handle's items
   bool done = false;                            // guarded by mu
 };
 
