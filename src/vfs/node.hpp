@@ -71,6 +71,9 @@ struct Vfs::LocalFile {
   std::atomic<std::uint64_t> size{0};
   std::atomic<bool> dirty{false};
   std::atomic<std::int64_t> mtime{0};
+  // A write that failed (ENOSPC, EIO of the cache disk): the staged bytes are incomplete, so the file is
+  // never uploaded until it is truncated to 0 and written again. Sticky, so later writes leave no holes.
+  std::atomic<int> write_errno{0};
 
   bool editable() const {
     auto s = state.load();

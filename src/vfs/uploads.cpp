@@ -240,6 +240,8 @@ Result<void> Uploads::commit(const FilePtr& file) {
     if (state != UploadState::Local && state != UploadState::Failed) return {};
     if (state == UploadState::Local && !file->dirty) return {};
   }
+  if (int e = file->write_errno.load(); e != 0)
+    return fail(e, "a write to " + file->name + " failed, so its staged bytes are incomplete: not uploaded");
   auto cid = finish_cid(*file);
   if (!cid) return fail(EIO, "computing the CID of " + file->name + ": " + cid.error().describe());
   file->dirty = false;
@@ -417,10 +419,20 @@ void Uploads::discard_locked(const FilePtr& file) {
   file->deleted = true;
   if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
   ::unlink(file->staging.c_str());
+  release_space_locked(*file);
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
   file->journal_id = 0;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
   files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+void Uploads::release_space_locked(Vfs::LocalFile& file) {
+  // The node (and its descriptor) lives on while the kernel remembers the inode, and an unlinked file's
+  // blocks are freed only at its last close: on a full cache disk rm must give the space back now.
+  // A writer still holding it open keeps writing to it, as POSIX has it.
+  if (!file.deleted || file.writers > 0) return;
+  std::lock_guard io(file.io);
+  if (file.fd >= 0 && ::ftruncate(file.fd, 0) == 0) file.size = 0;
 }
 
 Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
