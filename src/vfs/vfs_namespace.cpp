@@ -486,10 +486,19 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
 
   // The tree's CID, computed here from the staged bytes (the service's answer is checked against it).
   LocalTree tree;
-  for (const auto& part : upload.files) {
+  for (std::size_t i = 0; i < upload.files.size(); ++i) {
+    const auto& part = upload.files[i];
+    // A CIDv1 file of one chunk is its raw leaf (Tsize = its size): the CID computed while it was written
+    // is enough. Anything else is imported again from the staged file, for the Tsize of its root.
     cid::ImportOptions options;
     options.cid_version = options_.cid_version;
-    auto imported = cid::import_file(part.local_path, options);
+    Result<cid::ImportResult> imported = fail(EIO, "not imported");
+    if (const auto size = files[i]->size.load(); options.cid_version == 1 && size <= options.chunk_size) {
+      if (auto text = uploads_->finish_cid(*files[i]); text)
+        if (auto parsed = cid::Cid::parse(*text); parsed && parsed->codec() == cid::Codec::Raw)
+          imported = cid::ImportResult{*parsed, size, size};
+    }
+    if (!imported) imported = cid::import_file(part.local_path, options);
     if (!imported)
       return finish_failed("computing the CID of " + part.relative_path + ": " + imported.error().describe(),
                            EIO, false);
