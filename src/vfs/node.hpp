@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -268,7 +269,7 @@ struct Vfs::Handle {
 struct RootStream {
   std::mutex mu;                                // one page at a time for this handle
   std::unique_ptr<cache::FullListing> listing;  // IndexSync's, page by page (Vfs::refresh_mu_ held)
-  std::set<std::string> shown;                  // pin keys already among the handle's items
+  std::unordered_set<std::string> shown;        // pin keys already among the handle's items
   bool done = false;                            // guarded by mu
 };
 

@@ -303,7 +303,11 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   if (options_.dedupe) {
     Result<service::PinPage> existing = service::PinPage{};
     existing->pins = index_->by_cid(local_cid);
-    if (existing->pins.empty() && ask_service) {
+    const bool named_in_index = std::any_of(existing->pins.begin(), existing->pins.end(),
+                                            [&](const service::Pin& p) { return p.name == upload.name; });
+    // A resumed file may have been pinned just before the crash, after the index was last written: only
+    // the service knows, so an index that has the CID under other names only is not the last word.
+    if (!named_in_index && ask_service) {
       service::ListQuery query;
       query.cid = local_cid;
       query.page_size = 10;
