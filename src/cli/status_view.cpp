@@ -74,6 +74,10 @@ Result<MountStatus> parse_status(std::string_view json) {
     for (const auto& j : it->value.GetArray()) s.job_lines.emplace_back(str(j, "name"), str(j, "status"));
     s.jobs = s.job_lines.size();
   }
+  if (auto it = doc.FindMember("directories"); it != doc.MemberEnd() && it->value.IsArray())
+    for (const auto& d : it->value.GetArray()) s.directories.emplace_back(str(d, "name"), str(d, "status"));
+  if (auto it = doc.FindMember("notices"); it != doc.MemberEnd() && it->value.IsArray())
+    for (const auto& n : it->value.GetArray()) s.notices.emplace_back(str(n, "cid"), str(n, "notice"));
   if (auto it = doc.FindMember("cache"); it != doc.MemberEnd() && it->value.IsObject()) {
     s.has_cache = true;
     s.cache_bytes = u64(it->value, "bytes");
@@ -181,6 +185,11 @@ std::string render_status(const MountStatus& s, const std::string& mountpoint) {
     out += "  jobs:     " + std::to_string(s.jobs) + "\n";
     for (const auto& [name, status] : s.job_lines) out += "    " + name + "  " + status + "\n";
   }
+  if (!s.directories.empty()) {
+    out += "  new directories:\n";
+    for (const auto& [name, status] : s.directories) out += "    " + name + "/  " + status + "\n";
+  }
+  for (const auto& [cid, notice] : s.notices) out += "  notice: " + cid + ": " + notice + "\n";
   if (s.has_cache) {
     out += "  cache:    " + human_bytes(s.cache_bytes) + " of " + human_bytes(s.cache_max) + " in " +
            std::to_string(s.cache_entries) + " entries; hit rate " +

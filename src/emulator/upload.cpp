@@ -26,7 +26,8 @@ struct MultipartIngest::Part {
   std::string filename;
   std::string content_type;
   bool is_file = false;
-  std::string text;  // plain fields
+  bool is_dir = false;  // application/x-directory: no content
+  std::string text;     // plain fields
   std::unique_ptr<cid::FileImporter> importer;
   int spool_fd = -1;
   std::string spool_path;
@@ -54,7 +55,8 @@ bool MultipartIngest::on_part_header(const std::string& name, const std::string&
   current_->filename = filename;
   current_->content_type = content_type;
   current_->is_file = !filename.empty() || name == "file";
-  if (!current_->is_file) return true;
+  current_->is_dir = current_->is_file && content_type == kDirectoryPartType;
+  if (!current_->is_file || current_->is_dir) return true;
   if (auto version = decide_(fields_)) {
     cid::ImportOptions opts;
     opts.cid_version = *version;
@@ -80,6 +82,12 @@ bool MultipartIngest::on_data(const char* data, std::size_t len) {
     }
     current_->text.append(data, len);
     return true;
+  }
+  if (current_->is_dir) {
+    if (len == 0) return true;
+    error_ =
+        Error{EINVAL, "a directory part (" + std::string(kDirectoryPartType) + ") has no content", false};
+    return false;
   }
   if (current_->importer) {
     current_->importer->update(cid::ByteView(reinterpret_cast<const std::uint8_t*>(data), len));
@@ -108,7 +116,10 @@ Result<void> MultipartIngest::end_part() {
   UploadedFile f;
   f.path = part->filename.empty() ? "file" : part->filename;
   f.content_type = part->content_type;
-  if (part->importer) {
+  if (part->is_dir) {
+    f.is_dir = true;
+    files_.push_back(std::move(f));
+  } else if (part->importer) {
     f.result = part->importer->finish();
     files_.push_back(std::move(f));
   } else {
@@ -181,10 +192,13 @@ Result<UploadRoot> build_upload_root(BlockStore& blocks, const std::vector<Uploa
                                      int cid_version, bool wrap) {
   if (files.empty()) return fail(EINVAL, "no file part in the upload");
   UploadRoot root;
-  for (auto& f : files) root.content_size += f.result.size;
-  root.files = files.size();
+  for (auto& f : files) {
+    if (f.is_dir) continue;
+    root.content_size += f.result.size;
+    ++root.files;
+  }
   std::uint64_t dag = 0;
-  if (files.size() == 1 && files[0].path.find('/') == std::string::npos) {
+  if (files.size() == 1 && !files[0].is_dir && files[0].path.find('/') == std::string::npos) {
     root.cid = files[0].result.cid;
     dag = files[0].result.tsize;
     root.name = files[0].path;
@@ -199,14 +213,26 @@ Result<UploadRoot> build_upload_root(BlockStore& blocks, const std::vector<Uploa
       paths.push_back(std::move(parts));
     }
     // A shared first component is the base directory, which becomes the root itself.
+    // A directory part naming the base directory itself ("site") shares it too.
     bool shared = true;
-    for (auto& p : paths) shared = shared && p.size() > 1 && p[0] == paths[0][0];
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      shared = shared && (paths[i].size() > 1 || files[i].is_dir) && paths[i][0] == paths[0][0];
     Tree tree;
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& p = paths[i];
       Tree* t = &tree;
       std::size_t start = shared ? 1 : 0;
-      for (std::size_t k = start; k + 1 < p.size(); ++k) t = &t->dirs[p[k]];
+      if (files[i].is_dir) {
+        for (std::size_t k = start; k < p.size(); ++k) {
+          if (t->files.count(p[k])) return fail(EINVAL, "directory part names a file: " + files[i].path);
+          t = &t->dirs[p[k]];
+        }
+        continue;
+      }
+      for (std::size_t k = start; k + 1 < p.size(); ++k) {
+        if (t->files.count(p[k])) return fail(EINVAL, "path goes through a file: " + files[i].path);
+        t = &t->dirs[p[k]];
+      }
       if (t->files.count(p.back()) || t->dirs.count(p.back()))
         return fail(EINVAL, "duplicate path in directory upload: " + files[i].path);
       t->files[p.back()] = files[i].result;

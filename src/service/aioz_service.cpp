@@ -144,7 +144,8 @@ Result<Pin> AiozService::upload_file(const FileUpload& upload) {
 Result<Pin> AiozService::upload_directory(const DirectoryUpload& upload) {
   if (upload.cid_version == 0)
     return fail(ENOTSUP, "AIOZ computes CIDv1 only; CIDv0 uploads are not possible");
-  if (upload.files.empty()) return fail(EINVAL, "AIOZ cannot pin an empty directory upload");
+  if (upload.files.empty() && upload.directories.empty())
+    return fail(EINVAL, "AIOZ cannot pin an empty directory upload");
   http::Request r = request(Method::Post, "/pinning/");
   http::MultipartBody body;
   body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues, false), ""});

@@ -106,8 +106,18 @@ std::string FakePinService::store_content(const std::string& content, int cid_ve
 }
 
 Result<std::pair<std::string, std::uint64_t>> FakePinService::build_dir_locked(
-    const std::map<std::string, std::pair<std::string, std::uint64_t>>& files, int cid_version) {
+    const std::map<std::string, std::pair<std::string, std::uint64_t>>& files, int cid_version,
+    const std::vector<std::string>& directories) {
   DirTree root;
+  for (const auto& path : directories) {
+    DirTree* node = &root;
+    std::string rest = path;
+    for (auto slash = rest.find('/'); slash != std::string::npos; slash = rest.find('/')) {
+      node = &node->dirs[rest.substr(0, slash)];
+      rest = rest.substr(slash + 1);
+    }
+    if (!rest.empty()) node->dirs[rest];
+  }
   for (const auto& [path, entry] : files) {
     DirTree* node = &root;
     std::string rest = path;
@@ -212,6 +222,11 @@ void FakePinService::clear_failures() {
 void FakePinService::set_wrong_cid(bool wrong) {
   std::lock_guard lock(mu_);
   wrong_cid_ = wrong;
+}
+
+void FakePinService::set_drop_directory_parts(bool drop) {
+  std::lock_guard lock(mu_);
+  drop_directory_parts_ = drop;
 }
 
 void FakePinService::set_upload_reply_without_id(bool without) {
@@ -325,9 +340,11 @@ Result<Pin> FakePinService::upload_directory(const DirectoryUpload& upload) {
     total += content->size();
     counters_.bytes_uploaded += content->size();
   }
-  auto dir = build_dir_locked(imported, upload.cid_version);
+  auto dir = build_dir_locked(imported, upload.cid_version,
+                              drop_directory_parts_ ? std::vector<std::string>{} : upload.directories);
   if (!dir) return std::unexpected(dir.error());
-  Pin pin = pin_locked(dir->first, upload.name, total, true, upload.keyvalues);
+  Pin pin = pin_locked(wrong_cid_ ? wrong_cid_for(dir->first) : dir->first, upload.name, total, true,
+                       upload.keyvalues);
   if (reply_without_id_) pin.id.clear();
   return pin;
 }

@@ -152,7 +152,8 @@ Result<Pin> PinataService::upload_file(const FileUpload& upload) {
 }
 
 Result<Pin> PinataService::upload_directory(const DirectoryUpload& upload) {
-  if (upload.files.empty()) return fail(EINVAL, "Pinata cannot pin an empty directory upload");
+  if (upload.files.empty() && upload.directories.empty())
+    return fail(EINVAL, "Pinata cannot pin an empty directory upload");
   http::Request r = request(Method::Post, "/pinning/pinFileToIPFS");
   http::MultipartBody body;
   body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues, true), ""});

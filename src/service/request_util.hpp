@@ -76,12 +76,16 @@ inline bool same_cid(const std::string& a, const std::string& b) {
   return pa && pb && pa->to_v1() == pb->to_v1();
 }
 
-// One `file` part per file, named by its path under the upload's base directory, as both services expect.
+// One `file` part per file, named by its path under the upload's base directory, as both services expect;
+// then one empty `application/x-directory` part per empty directory (Kubo's multipart convention for
+// directories, the only way a multipart upload can carry one).
 inline void add_directory_files(http::MultipartBody& body, const DirectoryUpload& upload) {
   for (const auto& file : upload.files) {
     body.parts.push_back(
         {"file", upload.name + "/" + file.relative_path, "application/octet-stream", "", file.local_path});
   }
+  for (const auto& dir : upload.directories)
+    body.parts.push_back({"file", upload.name + "/" + dir, "application/x-directory", "", ""});
 }
 
 }  // namespace pinfs::service::detail

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,29 @@ class Namespace {
   std::vector<KernelNote> take_notes();
 
   std::map<std::string, Ino>& root_locals() { return root_locals_; }
+
+  // rm -rf inside a directory pin (docs/SEMANTICS.md [dirpin.rm]): entries removed there are hidden, keyed by
+  // the inode of the pin's top directory, until that directory is removed (the pin is unpinned) or
+  // `deadline_ms` (steady clock) passes (they are shown again).
+  struct PendingRemoval {
+    std::set<Ino> hidden;
+    std::int64_t deadline_ms = 0;
+  };
+  std::map<Ino, PendingRemoval>& removals() { return removals_; }
+  // The directory pin a directory-pin entry belongs to.
+  NodePtr top_pin(NodePtr n) const {
+    while (n && n->kind() == Kind::DirEntry) n = node(n->parent);
+    return n && n->kind() == Kind::Pin ? n : nullptr;
+  }
+  bool hidden(const NodePtr& n) const {
+    if (removals_.empty() || n->kind() != Kind::DirEntry) return false;
+    auto top = top_pin(n);
+    auto it = top ? removals_.find(top->ino) : removals_.end();
+    return it != removals_.end() && it->second.hidden.contains(n->ino);
+  }
+  // What the user must be told about a pin made here, by CID (empty directories the service did not keep):
+  // shown in user.pinfs.status and `pinfs status` for the life of the mount.
+  std::map<std::string, std::string>& notices() { return notices_; }
   std::vector<service::PinJob>& jobs() { return jobs_; }
 
  private:
@@ -97,6 +121,8 @@ class Namespace {
   bool names_complete_ = false;             // pin_names_ was built from a complete index
   std::map<std::string, Ino> root_locals_;  // shown name → new file / new dir / pending link
   std::vector<service::PinJob> jobs_;       // pin-by-CID jobs started here (and Pinata's job list)
+  std::map<Ino, PendingRemoval> removals_;
+  std::map<std::string, std::string> notices_;
   std::unordered_map<std::string, std::uint64_t> file_sizes_;  // CID → exact byte count
   std::vector<KernelNote> notes_;  // for the poller to send (never from a request handler)
   bool notes_overflow_ = false;

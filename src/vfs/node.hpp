@@ -95,6 +95,10 @@ struct Vfs::LocalDir {
   std::map<std::string, Ino> children;  // shown name → Local / LocalDir node
   std::int64_t last_change_ms = 0;
   bool uploading = false;
+  // The last upload's CID did not match the tree's (user.pinfs.status "failed: <reason>"): not retried
+  // by the quiet-directory pass until the tree changes again (last_change_ms moves on) or fsync.
+  std::string reason;
+  std::int64_t failed_change_ms = -1;
 };
 
 // A directory pin's (or nested directory's) entries, once fetched.

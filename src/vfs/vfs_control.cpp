@@ -107,6 +107,32 @@ std::string Vfs::status_json() {
     out += uploads_->status_json_locked();
   }
   {
+    // New directories whose upload failed, and what pins made here lack (docs/SEMANTICS.md [dir.empty]).
+    auto lock = ns_->lock();
+    out += ",\"directories\":[";
+    bool first = true;
+    for (const auto& [name, ino] : ns_->root_locals()) {
+      auto node = ns_->node(ino);
+      if (!node || node->kind() != Kind::LocalDir) continue;
+      const auto* d = node->dir();
+      out += first ? "" : ",";
+      first = false;
+      out += "{\"name\":" + quote(name) + ",\"status\":" +
+             quote(d->uploading        ? "uploading"
+                   : d->reason.empty() ? "local"
+                                       : "failed: " + d->reason) +
+             "}";
+    }
+    out += "],\"notices\":[";
+    first = true;
+    for (const auto& [cid, text] : ns_->notices()) {
+      out += first ? "" : ",";
+      first = false;
+      out += "{\"cid\":" + quote(cid) + ",\"notice\":" + quote(text) + "}";
+    }
+    out += "]";
+  }
+  {
     auto lock = ns_->lock();
     out += ",\"jobs\":[";
     bool first = true;

@@ -83,7 +83,7 @@ Result<Vfs::NodePtr> Vfs::child_locked(const NodePtr& parent, const std::string&
       }
       for (const auto& [child_name, ino] : (*parent->listing())->children)
         if (child_name == name)
-          if (auto node = ns_->node(ino)) return node;
+          if (auto node = ns_->node(ino); node && !ns_->hidden(node)) return node;
       return fail(ENOENT, "no entry " + name + " in directory pin " + parent->content_cid());
     }
     case Kind::Control: {
@@ -244,7 +244,7 @@ Result<std::vector<std::pair<std::string, Vfs::NodePtr>>> Vfs::list_children(
         if (!loaded) return std::unexpected(loaded.error());
       }
       for (const auto& [name, ino] : (*dir->listing())->children)
-        if (auto node = ns_->node(ino)) out.emplace_back(name, node);
+        if (auto node = ns_->node(ino); node && !ns_->hidden(node)) out.emplace_back(name, node);
       return out;
     case Kind::Control: {
       std::vector<std::string> names;

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "namespace.hpp"
 #include "node.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/cid.hpp"
+#include "pinfs/cid/importer.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "uploads.hpp"
@@ -48,6 +50,24 @@ Result<std::pair<Vfs::NodePtr, Vfs::NodePtr>> Vfs::named_entry(Ino parent, const
   return std::pair{dir, *found};
 }
 
+// rm / rmdir inside a directory pin (Namespace::mu_ held): the entry is hidden, pending the removal of
+// the pin's top directory within `grace` of the last such removal (rm -rf); otherwise it is shown again
+// (restore_expired_removals). docs/SEMANTICS.md [dirpin.rm]
+static Result<void> hide_for_removal(Namespace& ns, const std::shared_ptr<Vfs::Node>& node, const char* what,
+                                     const std::string& name, std::chrono::milliseconds grace) {
+  auto top = ns.top_pin(node);
+  if (!top || grace.count() <= 0) return refuse_readonly(what, name);
+  auto& pending = ns.removals()[top->ino];
+  if (pending.hidden.empty())
+    spdlog::info(
+        "{} {}: inside directory pin {} ({}): hidden until that directory is removed, shown again "
+        "if it is not within {} ms",
+        what, name, top->name, top->content_cid(), grace.count());
+  pending.hidden.insert(node->ino);
+  pending.deadline_ms = now_ms() + grace.count();
+  return {};
+}
+
 // Removes a new entry's name from its directory (Namespace::mu_ held).
 static void drop_local_name(Namespace& ns, const std::shared_ptr<Vfs::Node>& dir, const std::string& name) {
   if (dir->kind() == Kind::Root)
@@ -79,10 +99,11 @@ Result<void> Vfs::unlink(Ino parent, const std::string& name) {
       return {};
     }
     case Kind::DirEntry:
-      return refuse_readonly("rm", name);
+      return hide_for_removal(*ns_, node, "rm", name, options_.removal_grace);
     case Kind::Local: {
       auto file = node->local();
       drop_local_name(*ns_, dir, name);
+      if (parent != kRootIno) touch_dir_locked(parent);  // rm -rf under way: not a quiet directory yet
       {
         auto up = uploads_->lock();
         uploads_->discard_locked(file);  // mid-upload: the pin is removed once the upload finishes
@@ -114,11 +135,21 @@ Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
       if (auto ok = service_->unpin(ref); !ok) return ok;
       spdlog::info("rmdir {}: unpinned directory {}", name, ref.cid);
       ns_->index().erase(key);
+      lock.lock();
+      ns_->removals().erase(node->ino);
       return {};
+    }
+    case Kind::DirEntry: {
+      // rm -rf bottom-up: a directory inside a pin goes once everything in it went.
+      auto children = list_children(node, lock);
+      if (!children) return std::unexpected(children.error());
+      if (!children->empty()) return fail(ENOTEMPTY, name + " is not empty");
+      return hide_for_removal(*ns_, node, "rmdir", name, options_.removal_grace);
     }
     case Kind::LocalDir:
       if (!node->dir()->children.empty()) return fail(ENOTEMPTY, name + " is not empty");
       drop_local_name(*ns_, dir, name);
+      if (parent != kRootIno) touch_dir_locked(parent);
       return {};
     case Kind::Control:
       return fail(EROFS, "/.pinfs is read-only");
@@ -317,22 +348,94 @@ Result<void> Vfs::fsyncdir(Ino ino) {
   return upload_dir_now(top);
 }
 
+// Entries hidden by a removal inside a directory pin whose top directory was not removed in time come back
+// (Namespace::mu_ not held; runs on the background pass, which may tell the kernel).
+static void restore_expired_removals(Namespace& ns, std::vector<std::pair<Ino, std::string>>& shown_again) {
+  auto lock = ns.lock();
+  auto now = now_ms();
+  for (auto it = ns.removals().begin(); it != ns.removals().end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    auto top = ns.node(it->first);
+    std::string names;
+    for (Ino ino : it->second.hidden)
+      if (auto n = ns.node(ino)) {
+        shown_again.emplace_back(n->parent, n->name);
+        if (names.size() < 200) names += (names.empty() ? "" : ", ") + n->name;
+      }
+    spdlog::warn(
+        "{} entr{} removed inside directory pin {} shown again ({}): pinned directories are "
+        "immutable, only removing the whole directory (rm -rf) unpins it",
+        it->second.hidden.size(), it->second.hidden.size() == 1 ? "y" : "ies",
+        top ? top->name : std::to_string(it->first), names);
+    it = ns.removals().erase(it);
+  }
+}
+
 void Vfs::upload_quiet_dirs() {
+  std::vector<std::pair<Ino, std::string>> shown_again;
+  restore_expired_removals(*ns_, shown_again);
+  if (!shown_again.empty()) {
+    std::lock_guard sending(notify_mu_);
+    if (notifier_)
+      for (const auto& [parent, name] : shown_again) notifier_->inval_entry(parent, name);
+  }
   std::vector<NodePtr> quiet;
   {
     auto lock = ns_->lock();
     auto now = now_ms();
     for (const auto& [name, ino] : ns_->root_locals()) {
       auto node = ns_->node(ino);
-      if (node && node->kind() == Kind::LocalDir && !node->dir()->uploading &&
-          node->dir()->last_change_ms + options_.dir_quiet_delay.count() <= now)
-        quiet.push_back(node);
+      if (!node || node->kind() != Kind::LocalDir) continue;
+      auto* d = node->dir();
+      if (d->uploading || d->last_change_ms + options_.dir_quiet_delay.count() > now) continue;
+      if (d->failed_change_ms == d->last_change_ms) continue;  // CID mismatch: retried once it changes
+      quiet.push_back(node);
     }
   }
   for (auto& dir : quiet)
     if (auto ok = upload_dir_now(dir); !ok && ok.error().errnum != EAGAIN)
       spdlog::warn("directory upload: {}", ok.error().describe());
 }
+
+namespace {
+
+// A new directory's tree as the importer sees it: files by name (their import results) and directories.
+struct LocalTree {
+  std::map<std::string, cid::ImportResult> files;
+  std::map<std::string, LocalTree> dirs;
+};
+
+LocalTree* tree_at(LocalTree& root, const std::string& path, bool last_is_dir) {
+  LocalTree* t = &root;
+  std::size_t pos = 0;
+  for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', pos)) {
+    t = &t->dirs[path.substr(pos, slash - pos)];
+    pos = slash + 1;
+  }
+  if (last_is_dir) t = &t->dirs[path.substr(pos)];
+  return t;
+}
+
+// The directory CID the service must answer. keep_empty false: as if the empty directories were not sent
+// (nullopt when nothing is left).
+Result<std::optional<cid::DirBlock>> local_dir_cid(const LocalTree& tree, int cid_version, bool keep_empty) {
+  std::vector<cid::DirEntry> entries;
+  for (const auto& [name, file] : tree.files) entries.push_back({name, file.cid, file.tsize});
+  for (const auto& [name, sub] : tree.dirs) {
+    auto built = local_dir_cid(sub, cid_version, keep_empty);
+    if (!built) return built;
+    if (*built) entries.push_back({name, (*built)->cid, (*built)->tsize});
+  }
+  if (entries.empty() && !keep_empty) return std::optional<cid::DirBlock>{};
+  auto dir = cid::build_directory(std::move(entries), cid_version);
+  if (!dir) return std::unexpected(dir.error());
+  return std::optional<cid::DirBlock>{std::move(*dir)};
+}
+
+}  // namespace
 
 Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
   service::DirectoryUpload upload;
@@ -353,30 +456,90 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
           upload.files.push_back({path, child->local()->staging});
           files.push_back(child->local());
         } else if (child->kind() == Kind::LocalDir) {
+          if (child->dir()->children.empty()) upload.directories.push_back(path);
           if (!collect(child, path + "/")) return false;
         }
       }
       return true;
     };
     if (!collect(dir, "")) return fail(EAGAIN, dir->name + " still has files open for writing");
-    if (upload.files.empty()) return {};  // an empty directory stays local until something is put in it
+    // A directory without a file below it stays local until one is put in it (rm -rf of a new directory
+    // uploads nothing).
+    if (upload.files.empty()) return {};
     dir->dir()->uploading = true;
     upload.name = unescape_name(dir->name);
     upload.cid_version = options_.cid_version;
   }
+  const std::int64_t change_at_start = [&] {
+    auto lock = ns_->lock();
+    return dir->dir()->last_change_ms;
+  }();
+  auto finish_failed = [&](const std::string& problem, int errnum, bool mismatch) -> Result<void> {
+    ++counters_.upload_failures;
+    spdlog::error("upload of directory {} failed, files stay staged: {}", upload.name, problem);
+    auto lock = ns_->lock();
+    dir->dir()->uploading = false;
+    dir->dir()->reason = problem;
+    dir->dir()->failed_change_ms = mismatch ? change_at_start : -1;
+    return fail(errnum, "upload of directory " + upload.name + " failed: " + problem);
+  };
+
+  // The tree's CID, computed here from the staged bytes (the service's answer is checked against it).
+  LocalTree tree;
+  for (std::size_t i = 0; i < upload.files.size(); ++i) {
+    const auto& part = upload.files[i];
+    // A CIDv1 file of one chunk is its raw leaf (Tsize = its size): the CID computed while it was written
+    // is enough. Anything else is imported again from the staged file, for the Tsize of its root.
+    cid::ImportOptions options;
+    options.cid_version = options_.cid_version;
+    Result<cid::ImportResult> imported = fail(EIO, "not imported");
+    if (const auto size = files[i]->size.load(); options.cid_version == 1 && size <= options.chunk_size) {
+      if (auto text = uploads_->finish_cid(*files[i]); text)
+        if (auto parsed = cid::Cid::parse(*text); parsed && parsed->codec() == cid::Codec::Raw)
+          imported = cid::ImportResult{*parsed, size, size};
+    }
+    if (!imported) imported = cid::import_file(part.local_path, options);
+    if (!imported)
+      return finish_failed("computing the CID of " + part.relative_path + ": " + imported.error().describe(),
+                           EIO, false);
+    auto slash = part.relative_path.rfind('/');
+    auto* at = slash == std::string::npos ? &tree : tree_at(tree, part.relative_path.substr(0, slash), true);
+    at->files[part.relative_path.substr(slash == std::string::npos ? 0 : slash + 1)] = *imported;
+  }
+  for (const auto& path : upload.directories) tree_at(tree, path, true);
+  auto with_empty = local_dir_cid(tree, options_.cid_version, true);
+  auto without_empty = local_dir_cid(tree, options_.cid_version, false);
+  if (!with_empty || !without_empty)
+    return finish_failed("computing the directory CID: " +
+                             (with_empty ? without_empty.error() : with_empty.error()).describe(),
+                         EIO, false);
+  const std::string local_cid = (*with_empty)->cid.to_string();
+
   ++counters_.uploads;
   auto pinned = service_->upload_directory(upload);
-  if (pinned) ns_->index().upsert(*pinned);
+  if (!pinned)
+    return finish_failed(pinned.error().describe(), pinned.error().errnum == EDQUOT ? EDQUOT : EIO, false);
+  std::string notice;
+  if (!same_cid(pinned->cid, local_cid)) {
+    bool dropped = !upload.directories.empty() && *without_empty &&
+                   same_cid(pinned->cid, (*without_empty)->cid.to_string());
+    if (!dropped)
+      return finish_failed("CID mismatch: service pinned " + pinned->cid + ", local tree is " + local_cid,
+                           EIO, true);
+    std::string names;
+    for (const auto& path : upload.directories) names += (names.empty() ? "" : ", ") + path;
+    notice = "empty directories not kept by the service: " + names;
+    spdlog::warn("directory {} pinned as {} without its {} empty director{} (the service ignored them): {}",
+                 upload.name, pinned->cid, upload.directories.size(),
+                 upload.directories.size() == 1 ? "y" : "ies", names);
+  }
+  ns_->index().upsert(*pinned);
   auto lock = ns_->lock();
   dir->dir()->uploading = false;
-  if (!pinned) {
-    ++counters_.upload_failures;
-    spdlog::error("upload of directory {} failed, files stay staged: {}", upload.name,
-                  pinned.error().describe());
-    return fail(pinned.error().errnum == EDQUOT ? EDQUOT : EIO,
-                "upload of directory " + upload.name + " failed: " + pinned.error().describe());
-  }
-  spdlog::info("pinned directory {} as {} ({} files)", upload.name, pinned->cid, upload.files.size());
+  dir->dir()->reason.clear();
+  spdlog::info("pinned directory {} as {} ({} files, {} empty directories, CID checked)", upload.name,
+               pinned->cid, upload.files.size(), upload.directories.size());
+  if (!notice.empty()) ns_->notices()[pinned->cid] = notice;
   auto& locals = ns_->root_locals();
   if (auto it = locals.find(dir->name); it != locals.end() && it->second == dir->ino) locals.erase(it);
   {
@@ -384,6 +547,7 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
     for (auto& file : files) uploads_->pinned_in_directory_locked(file);
   }
   dir->data = pin_data_of(*pinned);
+  dir->pin()->verified = true;
   ns_->alias(dir, "pin:" + cache::pin_key(*pinned));
   return {};
 }

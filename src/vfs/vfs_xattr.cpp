@@ -94,7 +94,11 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
           if (fact == "id") value = pin->id;
           if (fact == "size") value = std::to_string(ns_->file_size(*node));
           if (fact == "pinned_at") value = iso8601(pin->pinned_at);
-          if (fact == "status") value = "pinned";
+          if (fact == "status") {
+            value = "pinned";
+            if (auto it = ns_->notices().find(pin->cid); it != ns_->notices().end())
+              value += "; " + it->second;
+          }
           if (fact == "verified") value = node->pin()->verified ? "true" : "false";
           break;
         case Kind::DirEntry:
@@ -117,6 +121,12 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
             value = state_text(*file);
           else
             return none;
+          break;
+        }
+        case Kind::LocalDir: {
+          if (fact != "status") return none;
+          const auto* d = node->dir();
+          value = d->uploading ? "uploading" : d->reason.empty() ? "local" : "failed: " + d->reason;
           break;
         }
         case Kind::Link:
@@ -164,6 +174,8 @@ Result<std::size_t> Vfs::listxattr(Ino ino, char* out, std::size_t size) {
       kv = file->keyvalues;
     } else if (node->kind() == Kind::DirEntry) {
       for (const char* fact : {"cid", "size", "status"}) add(std::string(kPinfs) + fact);
+    } else if (node->kind() == Kind::LocalDir) {
+      add(std::string(kPinfs) + "status");
     } else if (node->kind() == Kind::Link) {
       for (const char* fact : {"cid", "id", "status"}) add(std::string(kPinfs) + fact);
     }

@@ -80,4 +80,22 @@ TEST(StatusView, GarbageIsAnError) {
 }
 
 }  // namespace
+// docs/SEMANTICS.md [dir.verify], [dir.empty]: a new directory whose upload failed, and what a pin lacks.
+TEST(StatusView, ShowsNewDirectoriesAndNotices) {
+  auto s = parse_status(
+      R"({"upload_mode":"sync","directories":[{"name":"tree","status":"failed: CID mismatch: service pinned X"}],)"
+      R"("notices":[{"cid":"bafyroot","notice":"empty directories not kept by the service: a, b/c"}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->directories.size(), 1u);
+  EXPECT_EQ(s->directories[0].first, "tree");
+  ASSERT_EQ(s->notices.size(), 1u);
+  std::string text = render_status(*s, "/mnt/pin");
+  EXPECT_NE(text.find("new directories:\n    tree/  failed: CID mismatch: service pinned X\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("notice: bafyroot: empty directories not kept by the service: a, b/c\n"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace pinfs::cli

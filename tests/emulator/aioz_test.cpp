@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "emulator_test_support.hpp"
+#include "pinfs/cid/importer.hpp"
 
 namespace pinfs::testing {
 namespace {
@@ -78,6 +79,20 @@ TEST_F(AiozTest, DirectoryUpload) {
   auto b = cli.Get(("/ipfs/" + cid + "/sub/b.txt").c_str());
   ASSERT_TRUE(b);
   EXPECT_EQ(b->body, "two");
+}
+
+TEST_F(AiozTest, DirectoryPartsKeepEmptyDirectories) {
+  auto d = upload({{"file", "one", "dir/a.txt", ""}, {"file", "", "dir/empty", "application/x-directory"}});
+  auto& pin = d["data"];
+  EXPECT_TRUE(pin["is_dir"].GetBool());
+  EXPECT_EQ(str(pin["metadata"], "name"), "dir");
+  cid::FileImporter file(cid::ImportOptions{1});
+  file.update(cid::ByteView(reinterpret_cast<const std::uint8_t*>("one"), 3));
+  auto a = file.finish();
+  auto empty = cid::build_directory({}, 1);
+  auto root = cid::build_directory({{"a.txt", a.cid, a.tsize}, {"empty", empty->cid, empty->tsize}}, 1);
+  EXPECT_EQ(str(pin, "cid"), root->cid.to_string());
+  EXPECT_EQ(pin["size"].GetInt(), 3);
 }
 
 TEST_F(AiozTest, GetPinByIdAndUnknownId) {

@@ -1,5 +1,6 @@
 // Pinata's API over HTTP against the real binary: uploads, JSON pins, metadata, unpin, totals.
 #include "emulator_test_support.hpp"
+#include "pinfs/cid/importer.hpp"
 
 namespace pinfs::testing {
 namespace {
@@ -114,6 +115,38 @@ TEST_F(PinataTest, DirectoryUploadSharesOneBaseDirectory) {
   auto png = cli.Get(("/ipfs/" + root0 + "/img/a.png").c_str());
   ASSERT_TRUE(png);
   EXPECT_EQ(png->body, "png-bytes");
+}
+
+// Kubo's multipart convention: an empty `application/x-directory` part is a directory, so an upload keeps
+// empty ones (docs/EMULATOR.md; docs/SEMANTICS.md [dir.empty]).
+TEST_F(PinataTest, DirectoryPartsKeepEmptyDirectories) {
+  auto r = pinata_upload(cli, emu,
+                         {{"pinataOptions", "{\"cidVersion\":1}", "", ""},
+                          {"file", "x", "site/a.txt", ""},
+                          {"file", "", "site/empty", "application/x-directory"},
+                          {"file", "", "site/only/inner", "application/x-directory"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  cid::ImportOptions options;
+  options.cid_version = 1;
+  cid::FileImporter file(options);
+  file.update(cid::ByteView(reinterpret_cast<const std::uint8_t*>("x"), 1));
+  auto a = file.finish();
+  auto empty = cid::build_directory({}, 1);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->cid.to_string(), "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354");
+  auto only = cid::build_directory({{"inner", empty->cid, empty->tsize}}, 1);
+  auto root = cid::build_directory(
+      {{"a.txt", a.cid, a.tsize}, {"empty", empty->cid, empty->tsize}, {"only", only->cid, only->tsize}}, 1);
+  EXPECT_EQ(str(parse_json(r->body), "IpfsHash"), root->cid.to_string());
+  auto row = pin_list("?cid=" + root->cid.to_string());
+  ASSERT_EQ(row["rows"].Size(), 1u);
+  EXPECT_EQ(row["rows"][0]["number_of_files"].GetInt(), 1);  // directories are not files
+  // A directory part with content is not a directory.
+  auto bad = pinata_upload(
+      cli, emu, {{"file", "x", "site/a.txt", ""}, {"file", "body", "site/d", "application/x-directory"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
 }
 
 TEST_F(PinataTest, WrapWithDirectoryPutsTheFileInADirectory) {

@@ -24,6 +24,9 @@ struct MountStatus {
   std::vector<PendingUpload> pending;
   std::size_t jobs = 0;
   std::vector<std::pair<std::string, std::string>> job_lines;  // name, status
+  std::vector<std::pair<std::string, std::string>>
+      directories;                                           // new directories not yet pinned: name, status
+  std::vector<std::pair<std::string, std::string>> notices;  // cid, what the pin lacks
   bool has_cache = false;
   std::uint64_t cache_bytes = 0, cache_max = 0, cache_entries = 0, cache_hits = 0, cache_misses = 0;
   std::vector<std::pair<std::string, std::uint64_t>> requests;  // in the order the mount reports them

@@ -18,10 +18,14 @@
 
 namespace pinfs::emulator {
 
+// Kubo's multipart convention for a directory part (an empty directory of a directory upload).
+constexpr const char* kDirectoryPartType = "application/x-directory";
+
 struct UploadedFile {
   std::string path;  // the part's filename (relative path for directory uploads)
   std::string content_type;
   cid::ImportResult result;
+  bool is_dir = false;  // an `application/x-directory` part: a directory, maybe empty, no content
 };
 
 struct UploadRoot {
@@ -70,8 +74,9 @@ class MultipartIngest {
 };
 
 // Builds the upload's root: one file (no '/' in a single part's name), or the nested dag-pb
-// directory of all parts (their shared base directory when they have one). wrap puts the root
-// inside one more directory, as Pinata's wrapWithDirectory does.
+// directory of all parts (directory parts add their directory, so empty ones are kept) (their shared base
+// directory when they have one). wrap puts the root inside one more directory, as Pinata's wrapWithDirectory
+// does.
 Result<UploadRoot> build_upload_root(BlockStore& blocks, const std::vector<UploadedFile>& files,
                                      int cid_version, bool wrap);
 

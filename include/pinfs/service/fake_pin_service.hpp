@@ -69,6 +69,8 @@ class FakePinService final : public PinService, public Gateway {
   void clear_failures();
   // Uploads report a CID different from the content's (to test verification).
   void set_wrong_cid(bool wrong);
+  // Directory uploads ignore their empty directories (a provider that drops `application/x-directory` parts).
+  void set_drop_directory_parts(bool drop);
   // Upload replies carry no pin id, as Pinata's pinFileToIPFS reply (the row id shows up in list only).
   void set_upload_reply_without_id(bool without);
   // Files seeded with add_file report their DAG size (size_is_dag), as Pinata's PinSize does.
@@ -121,7 +123,8 @@ class FakePinService final : public PinService, public Gateway {
   Result<std::string> resolve_locked(const std::string& cid, const std::string& path) const;
   std::vector<Pin>::iterator find_locked(const PinRef& ref);
   Result<std::pair<std::string, std::uint64_t>> build_dir_locked(
-      const std::map<std::string, std::pair<std::string, std::uint64_t>>& files, int cid_version);
+      const std::map<std::string, std::pair<std::string, std::uint64_t>>& files, int cid_version,
+      const std::vector<std::string>& directories = {});
 
   mutable std::mutex mu_;  // guards everything below; never held while calling a hook
   std::vector<Pin> pins_;
@@ -133,6 +136,7 @@ class FakePinService final : public PinService, public Gateway {
   std::map<FakeOp, Failure> failures_;
   Capabilities caps_;
   bool wrong_cid_ = false;
+  bool drop_directory_parts_ = false;
   bool reply_without_id_ = false;
   std::uint64_t quota_bytes_ = 0;
   std::uint64_t next_id_ = 1;

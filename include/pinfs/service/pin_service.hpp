@@ -81,6 +81,9 @@ struct DirectoryUpload {
     std::string local_path;
   };
   std::vector<Part> files;
+  // Directories with nothing below them ("a/empty"), sent as Kubo-style `application/x-directory` parts so
+  // that the pin keeps them. A service that ignores such parts pins the tree without them.
+  std::vector<std::string> directories;
   KeyValues keyvalues;
   int cid_version = 1;
 };

@@ -28,6 +28,10 @@ struct VfsOptions {
   // Unix seconds now for the index's sync bookkeeping; the system clock when empty (tests: the fake's).
   std::function<std::int64_t()> clock;
   std::chrono::milliseconds dir_quiet_delay{2000};  // new directory uploaded after this much quiet
+  // rm -rf of a directory pin: an entry removed inside it stays hidden this long after the last removal in
+  // that pin, waiting for the pin's top directory to be removed; then it is shown again. 0: such removals
+  // are refused (EROFS). docs/SEMANTICS.md [dirpin.rm]
+  std::chrono::milliseconds removal_grace{10000};
   std::uint64_t cache_max_bytes = 10ull << 30;
   // Added by the filesystem layer:
   // Async uploads: the first retry after this, doubling up to 60 s.
