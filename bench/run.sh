@@ -35,6 +35,7 @@
 #     --report TSV  measure nothing: print the tables for a results.tsv kept (--keep) from an earlier run
 #                   (give the same size options)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
+#   BENCH_PINFS_ARGS: more `pinfs mount` flags for every pinfs mount, e.g. "--transfers 8" (default: none).
 #   Needs root for drop_caches (the cache workload says n/a otherwise), rclone, aria2c, libfuse3-dev
 #   (scripts/install-deps.sh installs them).
 set -euo pipefail
@@ -273,8 +274,9 @@ pinfs_mount() {
   shift 2
   mkdir -p "$mnt"
   MOUNTS+=("$mnt")
+  # shellcheck disable=SC2086  # BENCH_PINFS_ARGS is split into flags on purpose
   timeout 120 "$BUILD/pinfs" mount "$mnt" --provider pinata --api-url "$URL" --gateway-url "$URL" \
-    --cache-dir "$cache" --log-file "$cache.log" "$@" >/dev/null
+    --cache-dir "$cache" --log-file "$cache.log" "$@" ${BENCH_PINFS_ARGS:-} >/dev/null
   PINFS_PID=$(pgrep -f -- "pinfs mount $mnt( |\$)" | head -n1 || true)
   [[ -n $PINFS_PID ]] || { echo "bench: no pinfs daemon for $mnt" >&2; exit 1; }
   perf_start "$mnt"
