@@ -36,6 +36,8 @@
 #                   (give the same size options)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
 #   BENCH_PINFS_ARGS: more `pinfs mount` flags for every pinfs mount, e.g. "--transfers 8" (default: none).
+#   BENCH_EMU_ARGS: more emulator flags for every emulator, e.g. "--latency 20" to see what parallel uploads
+#   buy over a real network's round trips (write workloads only: latency sets its own).
 #   Needs root for drop_caches (the cache workload says n/a otherwise), rclone, aria2c, libfuse3-dev
 #   (scripts/install-deps.sh installs them).
 set -euo pipefail
@@ -221,7 +223,8 @@ emu_start() {
   local data=$1 i
   shift
   mkdir -p "$data"
-  "$BUILD/pinfs-emulator" --listen 127.0.0.1:0 --data "$data" "$@" >"$data.out" 2>"$data.log" &
+  # shellcheck disable=SC2086  # BENCH_EMU_ARGS is split into flags on purpose
+  "$BUILD/pinfs-emulator" --listen 127.0.0.1:0 --data "$data" "$@" ${BENCH_EMU_ARGS:-} >"$data.out" 2>"$data.log" &
   EMU_PID=$!
   URL=""
   for ((i = 0; i < 1200; i++)); do  # up to 120 s: a bulk start with many pins takes a while

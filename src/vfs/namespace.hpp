@@ -67,6 +67,8 @@ class Namespace {
   // kernel must be told (names that appeared, went or now mean another pin; pins that changed).
   void rebuild_names();
   std::optional<std::string> pin_key_named(const std::string& shown);
+  // A pin made by this mount became `node` (see namespace.cpp).
+  void pin_added(const service::Pin& pin, const NodePtr& node);
   const std::map<std::string, std::string>& pin_names() {
     rebuild_names();
     return pin_names_;
@@ -87,7 +89,8 @@ class Namespace {
   Ino next_ino_ = 2;
   std::map<std::string, std::string> pin_names_;  // shown name → pin key (root)
   std::uint64_t names_generation_ = ~0ull;
-  bool names_complete_ = false;             // pin_names_ was built from a complete index
+  std::uint64_t names_credit_ = 0;  // index bumps since names_generation_ that pin_added() accounted for
+  bool names_complete_ = false;     // pin_names_ was built from a complete index
   std::map<std::string, Ino> root_locals_;  // shown name → new file / new dir / pending link
   std::vector<service::PinJob> jobs_;       // pin-by-CID jobs started here (and Pinata's job list)
   std::unordered_map<std::string, std::uint64_t> file_sizes_;  // CID → exact byte count

@@ -541,6 +541,10 @@ void Uploads::transfer(const FilePtr& file) {
   if (upload_now(file)) return;
   std::lock_guard lock(mu_);
   if (file->state != UploadState::Failed) return;
+  if (file->deleted) {  // removed while this attempt ran: nothing to retry, its staged bytes go
+    discard_locked(file);
+    return;
+  }
   ++file->attempts;
   auto delay = options_.upload_retry_delay.count() << std::min(file->attempts - 1, 16);
   file->next_attempt_ms = now_ms() + std::min<std::int64_t>(delay, 60'000);

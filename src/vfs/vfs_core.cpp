@@ -203,6 +203,7 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
   data.verified = verified && !file->cid.empty();
   node->data = std::move(data);
   ns_->alias(node, "pin:" + cache::pin_key(pin));
+  ns_->pin_added(pin, node);
 }
 
 void Vfs::on_changed(const service::Pin& before, const std::optional<service::Pin>& after) {

@@ -271,6 +271,25 @@ TEST_F(Async, transfers_status_of_each_file_goes_queued_uploading_pinned) {
   for (int i = 2; i < kFiles; ++i) EXPECT_EQ(seen[name_of(i)].front(), "queued") << name_of(i);
 }
 
+// rm while an attempt that then fails is in flight: nothing is retried and the staged bytes go.
+TEST_F(Async, transfers_file_removed_during_a_failed_attempt_is_not_retried) {
+  options_.upload = UploadMode::Async;
+  options_.transfers = 2;
+  UploadGate gate;
+  fake_->set_upload_hook([&](const service::FileUpload& up) { gate.enter(up.name); });
+  fake_->fail_next(service::FakeOp::UploadFile, Error{EIO, "blip"});  // decided after the hook
+  start();
+  ASSERT_TRUE(put("gone.tmp", "short-lived"));
+  ASSERT_TRUE(gate.wait_in_flight(1));
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "gone.tmp"));
+  gate.release();
+  EXPECT_TRUE(eventually([&] { return std::filesystem::is_empty(options_.cache_dir + "/staging"); }));
+  ASSERT_TRUE(put("after.txt", "later file"));  // the transfer threads still work
+  EXPECT_TRUE(eventually([&] { return pins_named(*fake_, "after.txt") == 1; }));
+  EXPECT_EQ(pins_named(*fake_, "gone.tmp"), 0);
+  EXPECT_EQ(gate.uploads["gone.tmp"], 1);
+}
+
 // Sync mode: each close uploads on its writer's own thread, no lock held across the service call, so two
 // programs closing at once are two uploads at once (a hook that waits for both would time out otherwise).
 TEST_F(Async, write_sync_closes_from_different_writers_upload_concurrently) {
