@@ -328,7 +328,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
           std::lock_guard lock(mu_);
           adopt_locked(file, *same);
         }
-        if (hooks_.pinned) hooks_.pinned(file, *same, true);
+        announce_pinned(file, *same);
         return {};
       }
       ++counters_.pin_by_cid;
@@ -389,7 +389,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     name_now = file->name;
     adopt_locked(file, *pinned);
   }
-  if (hooks_.pinned) hooks_.pinned(file, *pinned, true);
+  announce_pinned(file, *pinned);
   spdlog::info("pinned {} as {} ({} bytes)", upload.name, pinned->cid, pinned->size);
   if (name_now != upload.name && !deleted) {  // renamed while uploading
     ++counters_.renames;
@@ -411,11 +411,19 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   return {};
 }
 
+// The index learns the pin through the hook, under the namespace's lock, so that the root's names take it in
+// the same step (Namespace::pin_added) rather than rebuilding every name once per new file.
+void Uploads::announce_pinned(const FilePtr& file, const service::Pin& pin) {
+  if (hooks_.pinned)
+    hooks_.pinned(file, pin, true);
+  else
+    index_->upsert(pin);
+}
+
 // The file is pinned: the staged copy goes into the content cache and its journal row goes.
 void Uploads::adopt_locked(const FilePtr& file, const service::Pin& pin) {
   file->state = UploadState::Pinned;
   file->job_status.clear();
-  index_->upsert(pin);
   if (file->deleted || !content_ || !content_->adopt_file(pin.cid, file->staging, file->size))
     ::unlink(file->staging.c_str());
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
@@ -479,8 +487,7 @@ void Uploads::adopt_job_pins() {
     }
     if (!follow_ups_.empty()) wake_.notify_all();
   }
-  for (auto& [file, pin] : adopted)
-    if (hooks_.pinned) hooks_.pinned(file, pin, true);
+  for (auto& [file, pin] : adopted) announce_pinned(file, pin);
 }
 
 void Uploads::worker_loop() {

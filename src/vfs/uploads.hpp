@@ -29,6 +29,7 @@ class Uploads {
   using Lock = std::unique_lock<std::mutex>;
   struct Hooks {
     // The file is now this pin (its node becomes the pin's, same inode). verified: the CIDs were compared.
+    // It puts the pin in the index (Uploads does only when there is no hook).
     std::function<void(const FilePtr&, const service::Pin&, bool verified)> pinned;
     // A pin made here was renamed or removed on the service afterwards (a follow-up).
     std::function<void(const service::Pin& before, const std::optional<service::Pin>& after)> changed;
@@ -76,6 +77,7 @@ class Uploads {
   std::string staging_path();
   void adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed);
   void adopt_locked(const FilePtr& file, const service::Pin& pin);
+  void announce_pinned(const FilePtr& file, const service::Pin& pin);  // mu_ not held
   void worker_loop();
   void transfer_loop();
   // The first queued file due now (taken off the queue, state uploading), or null and how long until one is.

@@ -194,6 +194,7 @@ std::uint64_t Vfs::add_handle(std::shared_ptr<Handle> handle) {
 // A file became a pin: the same inode is now the pin's.
 void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified) {
   auto lock = ns_->lock();
+  ns_->index().upsert(pin);  // with the names below in one step: no full rebuild of them per new file
   ns_->set_file_size(pin.cid, file->size);  // the bytes written here, whatever size the service reports
   auto node = ns_->node(file->ino);
   if (!node || node->kind() != Kind::Local || node->local() != file) return;
