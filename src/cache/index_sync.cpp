@@ -84,6 +84,19 @@ class FullListingImpl final : public FullListing {
 
   bool done() const override { return done_; }
 
+  // True unless the service answers that no pin of that id has the pin's CID (an error keeps it).
+  bool still_pinned(const service::Pin& pin) {
+    service::ListQuery q;
+    q.cid = pin.cid;
+    q.page_size = 10;
+    ++*calls_;
+    auto page = service_->list(q);
+    if (!page) return true;
+    // A "cid:" row (an upload reply without an id) is any pin of that CID.
+    return std::any_of(page->pins.begin(), page->pins.end(),
+                       [&](const service::Pin& p) { return pin.id.empty() || p.id == pin.id; });
+  }
+
   Result<IndexChanges> finish() override {
     if (!done_) return fail(EINVAL, "pin listing finished before its last page");
     if (finished_) return fail(EINVAL, "pin listing finished twice");
@@ -103,12 +116,25 @@ class FullListingImpl final : public FullListing {
     } else {
       const std::int64_t keep_after = started_at_ - options_.margin.count();
       std::vector<std::string> gone;
+      std::vector<service::Pin> young;
       index_.for_each([&](const service::Pin& pin) {
-        if (pin.pinned_at >= keep_after) return;
         if (std::binary_search(seen_.begin(), seen_.end(), key_hash(pin_key(pin)))) return;
+        if (pin.pinned_at >= keep_after) {
+          young.push_back(pin);
+          return;
+        }
         gone.push_back(pin_key(pin));
         changes_.removed.push_back(pin);
       });
+      // An unseen pin dated within the margin may have landed after its page was read, or may not be listed
+      // yet (a service's listing can lag its upload reply): it is asked about by CID, not dropped unasked
+      // (a pin made and removed elsewhere between two polls would otherwise stay until the next reconcile).
+      if (young.size() > options_.max_young_checks) young.clear();  // a burst of uploads: keep them all
+      for (const auto& pin : young) {
+        if (still_pinned(pin)) continue;
+        gone.push_back(pin_key(pin));
+        changes_.removed.push_back(pin);
+      }
       if (!gone.empty()) index_.apply({}, gone);
       state.reconciled_at = started_at_;
     }

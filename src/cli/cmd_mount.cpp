@@ -301,9 +301,14 @@ void add_mount_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--poll-interval", f.poll_interval,
                   "Seconds after which changes made elsewhere appear (default: 60)")
       ->check(CLI::PositiveNumber);
-  cmd->add_flag("--persistent-index", f.persistent_index,
-                "Keep the pin index in the cache dir (SQLite): a remount lists from it before any list call, "
-                "polls are incremental (experimental, off by default)");
+  cmd->add_flag_callback(
+      "--no-persistent-index", [&f] { f.persistent_index = false; },
+      "Keep the pin index in memory only: every mount lists the whole account again and every poll "
+      "is a full listing (default: a SQLite index in the cache dir, from which a remount lists "
+      "before any list call, with incremental polls)");
+  cmd->add_option("--cache-size", f.cache_size,
+                  "Most bytes the content cache keeps, least recently used going first: bytes, or with K, M, "
+                  "G or T, e.g. 20G (default: 10G; it also never leaves less than 512 MiB free on its disk)");
   cmd->add_option("--reconcile-interval", f.reconcile_interval,
                   "Seconds between full listings, which catch renames and metadata edits made elsewhere; the "
                   "polls between ask only for pins added or removed (default: 21600; 0: only the first)")

@@ -187,6 +187,36 @@ const Profile* ConfigFile::find(const std::string& name) const {
   return nullptr;
 }
 
+Result<std::uint64_t> parse_size(const std::string& text) {
+  std::size_t used = 0;
+  std::uint64_t n = 0;
+  while (used < text.size() && text[used] >= '0' && text[used] <= '9') {
+    const std::uint64_t digit = static_cast<std::uint64_t>(text[used] - '0');
+    if (n > (UINT64_MAX - digit) / 10) return fail(EINVAL, "'" + text + "' is too large");
+    n = n * 10 + digit;
+    ++used;
+  }
+  if (used == 0) return fail(EINVAL, "'" + text + "' is not a size (bytes, or a number with K, M, G or T)");
+  std::string unit = text.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.ends_with("IB") || unit.ends_with("B")))
+    unit = unit.substr(0, unit.size() - (unit.ends_with("IB") ? 2 : 1));
+  int shift = 0;
+  if (unit == "K")
+    shift = 10;
+  else if (unit == "M")
+    shift = 20;
+  else if (unit == "G")
+    shift = 30;
+  else if (unit == "T")
+    shift = 40;
+  else if (!unit.empty() && unit != "B")
+    return fail(EINVAL, "'" + text + "' has an unknown unit (use K, M, G or T)");
+  if (n == 0) return fail(EINVAL, "'" + text + "' must be more than 0");
+  if (shift > 0 && n > (UINT64_MAX >> shift)) return fail(EINVAL, "'" + text + "' is too large");
+  return n << shift;
+}
+
 std::optional<ProviderDefaults> provider_defaults(const std::string& provider) {
   if (provider == "pinata")
     return ProviderDefaults{"https://api.pinata.cloud", "https://gateway.pinata.cloud"};
@@ -436,6 +466,11 @@ Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLooku
                             origin(flags.transfers, profile, &Profile::transfers, "--transfers") +
                             ": use 1 to 64 (async uploads at once)");
   v.transfers = static_cast<unsigned>(transfers);
+  if (flags.cache_size) {
+    auto size = parse_size(*flags.cache_size);
+    if (!size) return fail(EINVAL, "--cache-size: " + size.error().message);
+    v.cache_max_bytes = *size;
+  }
   v.uid = ::getuid();
   v.gid = ::getgid();
 

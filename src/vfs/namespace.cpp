@@ -298,6 +298,34 @@ void Namespace::pin_added(const service::Pin& pin, const NodePtr& node) {
   ++names_credit_;
 }
 
+std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
+    const std::vector<service::Pin>& page) {
+  std::vector<std::pair<std::string, std::string>> out;
+  // The page is already in the index (its generation moved): it is what changed. Anything else the index
+  // learnt meanwhile (an upload's pin) is named by the rebuild at the end of the listing.
+  names_complete_ = false;
+  out.reserve(page.size());
+  for (const auto& pin : page) {
+    auto key = cache::pin_key(pin);
+    const std::string base = pin.name.empty() ? pin.cid : escape_name(pin.name);
+    std::string name = base;
+    auto taken = [&](const std::string& n) {
+      auto it = pin_names_.find(n);
+      return it != pin_names_.end() && it->second != key;
+    };
+    if (taken(name)) {
+      const std::string& cid = pin.cid;
+      name = insert_suffix(base, cid.size() > 8 ? std::string_view(cid).substr(cid.size() - 8) : cid);
+      if (taken(name)) name += "~" + escape_name(pin.id);
+    }
+    pin_names_[name] = key;
+    out.emplace_back(std::move(name), std::move(key));
+  }
+  names_generation_ = index_->generation();
+  names_credit_ = 0;
+  return out;
+}
+
 std::optional<std::string> Namespace::pin_key_named(const std::string& shown) {
   rebuild_names();
   auto it = pin_names_.find(shown);

@@ -69,6 +69,11 @@ class Namespace {
   std::optional<std::string> pin_key_named(const std::string& shown);
   // A pin made by this mount became `node` (see namespace.cpp).
   void pin_added(const service::Pin& pin, const NodePtr& node);
+  // While the first listing streams in (names not yet built from a complete index): shown names for one
+  // page's pins, added to the root's names without walking the index (a walk a page made 100,000 pins take
+  // minutes). A name an earlier page's pin holds gets the [names.collision] suffix for the newcomer only; the
+  // rebuild once the index is complete settles every name.
+  std::vector<std::pair<std::string, std::string>> stream_names(const std::vector<service::Pin>& page);
   const std::map<std::string, std::string>& pin_names() {
     rebuild_names();
     return pin_names_;

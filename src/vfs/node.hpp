@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -71,6 +72,9 @@ struct Vfs::LocalFile {
   std::atomic<std::uint64_t> size{0};
   std::atomic<bool> dirty{false};
   std::atomic<std::int64_t> mtime{0};
+  // A write that failed (ENOSPC, EIO of the cache disk): the staged bytes are incomplete, so the file is
+  // never uploaded until it is truncated to 0 and written again. Sticky, so later writes leave no holes.
+  std::atomic<int> write_errno{0};
 
   bool editable() const {
     auto s = state.load();
@@ -261,7 +265,7 @@ struct Vfs::Handle {
 struct RootStream {
   std::mutex mu;                                // one page at a time for this handle
   std::unique_ptr<cache::FullListing> listing;  // IndexSync's, page by page (Vfs::refresh_mu_ held)
-  std::set<std::string> shown;                  // pin keys already among the handle's items
+  std::unordered_set<std::string> shown;        // pin keys already among the handle's items
   bool done = false;                            // guarded by mu
 };
 

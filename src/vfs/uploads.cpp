@@ -250,6 +250,8 @@ Result<void> Uploads::commit(const FilePtr& file) {
     if (state != UploadState::Local && state != UploadState::Failed) return {};
     if (state == UploadState::Local && !file->dirty) return {};
   }
+  if (int e = file->write_errno.load(); e != 0)
+    return fail(e, "a write to " + file->name + " failed, so its staged bytes are incomplete: not uploaded");
   auto cid = finish_cid(*file);
   if (!cid) return fail(EIO, "computing the CID of " + file->name + ": " + cid.error().describe());
   file->dirty = false;
@@ -311,7 +313,11 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   if (options_.dedupe) {
     Result<service::PinPage> existing = service::PinPage{};
     existing->pins = index_->by_cid(local_cid);
-    if (existing->pins.empty() && ask_service) {
+    const bool named_in_index = std::any_of(existing->pins.begin(), existing->pins.end(),
+                                            [&](const service::Pin& p) { return p.name == upload.name; });
+    // A resumed file may have been pinned just before the crash, after the index was last written: only
+    // the service knows, so an index that has the CID under other names only is not the last word.
+    if (!named_in_index && ask_service) {
       service::ListQuery query;
       query.cid = local_cid;
       query.page_size = 10;
@@ -435,10 +441,20 @@ void Uploads::discard_locked(const FilePtr& file) {
   file->deleted = true;
   if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
   ::unlink(file->staging.c_str());
+  release_space_locked(*file);
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
   file->journal_id = 0;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
   files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+}
+
+void Uploads::release_space_locked(Vfs::LocalFile& file) {
+  // The node (and its descriptor) lives on while the kernel remembers the inode, and an unlinked file's
+  // blocks are freed only at its last close: on a full cache disk rm must give the space back now.
+  // A writer still holding it open keeps writing to it, as POSIX has it.
+  if (!file.deleted || file.writers > 0) return;
+  std::lock_guard io(file.io);
+  if (file.fd >= 0 && ::ftruncate(file.fd, 0) == 0) file.size = 0;
 }
 
 Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {

@@ -58,7 +58,8 @@ class Uploads {
   Result<std::string> finish_cid(Vfs::LocalFile& file);
 
   // ---- mu_ held ----
-  void discard_locked(const FilePtr& file);  // rm: the staged data goes, no service call
+  void discard_locked(const FilePtr& file);         // rm: the staged data goes, no service call
+  void release_space_locked(Vfs::LocalFile& file);  // a removed file's staged blocks, once no writer has it
   Result<void> journal_update_locked(const Vfs::LocalFile& file);
   void pinned_in_directory_locked(const FilePtr& file);
   // Opened for writing again (after a failed upload): its row goes back to "writing".

@@ -327,12 +327,14 @@ Result<void> Vfs::next_root_page(DirHandle& handle) {
   auto& index = ns_->index();
   // Another listing may have completed meanwhile: then its result is what is left to show.
   bool complete = index.synced_at().has_value();
+  std::vector<service::Pin> pins;
   if (!complete) {
     // IndexSync's full listing: each page is in the index before next() returns it.
     if (!s.listing) s.listing = sync_->start_full();
     auto page = s.listing->next();
     count_list_calls();
     if (!page) return std::unexpected(page.error());
+    pins = std::move(*page);
     complete = s.listing->done();
     if (complete) {
       auto finished = s.listing->finish();
@@ -343,17 +345,26 @@ Result<void> Vfs::next_root_page(DirHandle& handle) {
     }
   }
   auto lock = ns_->lock();
-  ns_->rebuild_names();
-  if (complete) reconcile_links();
   // Names are as of this page: a pin shown earlier keeps the name it was shown under in this listing even
   // if a later page brings a namesake (both are suffixed from then on; docs/SEMANTICS.md [list.stream]).
   const auto& locals = ns_->root_locals();
-  for (const auto& [name, key] : ns_->pin_names()) {
-    if (locals.contains(name) || s.shown.contains(key)) continue;
-    auto pin = index.find(key);
-    if (!pin) continue;
-    s.shown.insert(key);
-    handle.items.emplace_back(name, ns_->pin_node(*pin, name));
+  if (!complete) {  // this page's pins only: O(page), not O(account)
+    auto named = ns_->stream_names(pins);
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      const auto& [name, key] = named[i];
+      if (locals.contains(name) || !s.shown.insert(key).second) continue;
+      handle.items.emplace_back(name, ns_->pin_node(pins[i], name));
+    }
+  } else {
+    ns_->rebuild_names();
+    reconcile_links();
+    for (const auto& [name, key] : ns_->pin_names()) {
+      if (locals.contains(name) || s.shown.contains(key)) continue;
+      auto pin = index.find(key);
+      if (!pin) continue;
+      s.shown.insert(key);
+      handle.items.emplace_back(name, ns_->pin_node(*pin, name));
+    }
   }
   s.done = complete;
   if (complete) {

@@ -81,6 +81,7 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
           std::lock_guard io(file->io);
           if (::ftruncate(file->fd, 0) != 0) return fail_errno("truncate staged " + file->staging);
           file->size = 0;
+          file->write_errno = 0;  // a fresh start
           file->importer = std::make_unique<cid::FileImporter>(cid::ImportOptions{options_.cid_version});
           file->sequential = true;
           file->dirty = true;

@@ -91,7 +91,14 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
   handle->wrote = true;
   LocalFile& file = *handle->local;
   std::lock_guard io(file.io);
-  if (auto ok = write_all(file.fd, data, size, offset); !ok) return std::unexpected(ok.error());
+  if (int e = file.write_errno.load(); e != 0)
+    return fail(e, "an earlier write to " + handle->node->name + " failed; truncate it and write it again");
+  if (auto ok = write_all(file.fd, data, size, offset); !ok) {
+    file.write_errno = ok.error().errnum;
+    spdlog::error("write to {} failed: {}; it will not be uploaded", handle->node->name,
+                  ok.error().describe());
+    return std::unexpected(ok.error());
+  }
   // The CID is computed on the fly only while bytes arrive in order; anything else re-reads at close.
   if (file.sequential && file.importer && offset == file.importer->bytes_seen())
     file.importer->update(cid::ByteView(reinterpret_cast<const std::uint8_t*>(data), size));
@@ -124,6 +131,7 @@ Result<struct stat> Vfs::truncate(Ino ino, std::uint64_t size) {
     std::lock_guard io(file->io);
     if (::ftruncate(file->fd, static_cast<off_t>(size)) != 0) return fail_errno("truncate " + file->staging);
     if (size == 0) {
+      file->write_errno = 0;  // a fresh start
       file->importer = std::make_unique<cid::FileImporter>(cid::ImportOptions{options_.cid_version});
       file->sequential = true;
     } else if (!file->importer || file->importer->bytes_seen() != size) {
@@ -183,8 +191,10 @@ void Vfs::release(std::uint64_t fh) {
   bool last_writer = false;
   if (handle->writable && handle->local) {
     auto up = uploads_->lock();
+    if (--handle->local->writers == 0 && handle->local->deleted)
+      uploads_->release_space_locked(*handle->local);
     last_writer =
-        --handle->local->writers == 0 &&
+        handle->local->writers == 0 &&
         (handle->local->dirty || (handle->retry_failed && handle->local->state == UploadState::Failed));
   }
   if (last_writer) {

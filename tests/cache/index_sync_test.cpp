@@ -153,7 +153,7 @@ TEST_F(IndexSyncTest, a_due_reconcile_catches_a_rename_made_through_the_api) {
   EXPECT_EQ(index_->sync_state().reconciled_at, fake_->now());
 }
 
-TEST_F(IndexSyncTest, a_full_listing_removes_unseen_pins_but_keeps_ones_added_meanwhile) {
+TEST_F(IndexSyncTest, a_full_listing_removes_unseen_pins_and_asks_about_young_ones) {
   add_pins(3);
   Pin stale;  // in the index, gone from the service
   stale.id = "gone-1";
@@ -163,18 +163,28 @@ TEST_F(IndexSyncTest, a_full_listing_removes_unseen_pins_but_keeps_ones_added_me
   index_->upsert(stale);
   auto sync = make_sync();
   auto listing = sync.start_full();
-  Pin fresh;  // uploaded through the mount while the listing runs
-  fresh.id = "local-1";
+  while (!listing->done()) ASSERT_TRUE(listing->next());
+  Pin fresh;  // uploaded through the mount after its page was read
   fresh.cid = "bafkfresh";
   fresh.name = "fresh";
-  fresh.pinned_at = fake_->now();
+  fresh = fake_->add_pin(fresh);
   index_->upsert(fresh);
-  while (!listing->done()) ASSERT_TRUE(listing->next());
+  Pin vanished;  // made and removed elsewhere since the last poll: dated within the margin, on no page
+  vanished.id = "vanished-1";
+  vanished.cid = "bafkvanished";
+  vanished.name = "vanished";
+  vanished.pinned_at = fake_->now();
+  index_->upsert(vanished);
+  const auto calls = service_lists();
   auto changes = listing->finish();
   ASSERT_TRUE(changes);
-  ASSERT_EQ(changes->removed.size(), 1u);
-  EXPECT_EQ(changes->removed[0].name, "gone");
+  std::vector<std::string> removed;
+  for (const auto& pin : changes->removed) removed.push_back(pin.name);
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{"gone", "vanished"}));
+  EXPECT_EQ(service_lists(), calls + 2);  // the two young unseen pins asked about by CID, the old one not
   EXPECT_TRUE(indexed_by_name("fresh"));
+  EXPECT_FALSE(indexed_by_name("vanished"));
   EXPECT_EQ(index_->size(), 4u);
   EXPECT_FALSE(listing->finish());  // once only
 }

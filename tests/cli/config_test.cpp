@@ -141,6 +141,38 @@ TEST_F(MountConfigTest, TransfersFlagProfileAndRange) {
   EXPECT_NE(bad.error().message.find("--transfers"), std::string::npos);
 }
 
+TEST(ParseSize, BytesAndPowersOf1024AndClearErrors) {
+  EXPECT_EQ(parse_size("4096").value(), 4096u);
+  EXPECT_EQ(parse_size("512K").value(), 512u << 10);
+  EXPECT_EQ(parse_size("20G").value(), 20ull << 30);
+  EXPECT_EQ(parse_size("20GiB").value(), 20ull << 30);
+  EXPECT_EQ(parse_size("3mb").value(), 3ull << 20);
+  EXPECT_EQ(parse_size("1T").value(), 1ull << 40);
+  for (const char* bad : {"", "G", "0", "0G", "12X", "1.5G", "-1G", "99999999999999999999", "16777216T"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().errnum, EINVAL) << bad;
+    EXPECT_NE(r.error().message.find("'" + std::string(bad) + "'"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST_F(MountConfigTest, CacheSizeFlagOverridesTheProfileKey) {
+  write_config("[profiles.work]\nprovider = \"pinata\"\ncache_max_bytes = 1000000\n");
+  MountFlags flags;
+  flags.profile = "work";
+  auto config = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->vfs.cache_max_bytes, 1000000u);
+  flags.cache_size = "2G";
+  config = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->vfs.cache_max_bytes, 2ull << 30);
+  flags.cache_size = "lots";
+  auto bad = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("--cache-size"), std::string::npos) << bad.error().message;
+}
+
 TEST_F(MountConfigTest, DefaultCacheDirIsNamedAfterTheProfile) {
   write_config("[profiles.home]\nprovider = \"pinata\"\n");
   MountFlags flags;

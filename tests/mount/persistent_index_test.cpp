@@ -12,13 +12,8 @@
 namespace pinfs::testing {
 namespace {
 
-class PersistentIndex : public MountTest {
+class PersistentIndex : public MountTest {  // the default: no flag needed
  protected:
-  PinfsMount::Options options() const override {
-    auto o = MountTest::options();
-    o.extra_args = {"--persistent-index"};
-    return o;
-  }
   std::uint64_t list_calls() {
     return m().emulator_requests(m().provider() == "aioz" ? "GET /api/pinning/pins/" : "GET /data/pinList");
   }

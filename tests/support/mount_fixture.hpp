@@ -195,14 +195,15 @@ class PinfsMount {
     std::string provider = "pinata";
     std::vector<std::string> extra_args;  // e.g. {"--upload", "async"}
     std::chrono::seconds mount_timeout{20};
+    std::string cache_dir;  // empty: a fresh directory beside the mountpoint
   };
 
   explicit PinfsMount(std::string provider)
-      : PinfsMount(Options{std::move(provider), {}, std::chrono::seconds(20)}) {}
+      : PinfsMount(Options{std::move(provider), {}, std::chrono::seconds(20), {}}) {}
   explicit PinfsMount(Options options) : options_(std::move(options)) {
     root_ = make_temp_dir("pinfs-mount-test-");
     mnt_ = root_ + "/mnt";
-    cache_ = root_ + "/cache";
+    cache_ = options_.cache_dir.empty() ? root_ + "/cache" : options_.cache_dir;
     std::filesystem::create_directories(mnt_);
     try {
       emulator_ = std::make_unique<EmulatorProcess>();

@@ -101,6 +101,29 @@ TEST_F(Durable, durable_staged_closed_file_is_pinned_exactly_once_after_a_crash)
   EXPECT_EQ(xattr("/closed.bin", "user.pinfs.cid"), pin.cid);
 }
 
+// The kept index knows the content under another name only: the resumed file may still have been pinned
+// just before the crash, so the service is asked, and the pin it has is adopted, not pinned again.
+TEST_F(Durable, durable_staged_resume_asks_the_service_when_the_index_has_the_content_under_another_name) {
+  ASSERT_TRUE(options_.persistent_index);
+  const std::string content = pattern(5000, 4);
+  start();
+  ASSERT_TRUE(put("first.bin", content));
+  fake_->fail_next(service::FakeOp::PinByCid, Error{EIO, "the mount died here"}, -1);
+  ASSERT_FALSE(put("copy.bin", content));  // deduplicated: a pin by CID, which never answered
+  crash();
+  fake_->clear_failures();
+  (void)fake_->add_file("copy.bin", content);  // what the service had done
+  const auto jobs = fake_->counters().pin_by_cid.load();
+  const auto uploads = fake_->counters().upload_file.load();
+
+  start();
+  EXPECT_TRUE(eventually([&] { return rows().empty(); }));
+  EXPECT_EQ(fake_->counters().pin_by_cid.load(), jobs);
+  EXPECT_EQ(fake_->counters().upload_file.load(), uploads);
+  EXPECT_EQ(pins_named("copy.bin"), 1u);
+  EXPECT_EQ(pins_named("first.bin"), 1u);
+}
+
 // Closed but not yet uploaded (async, or sync killed mid-upload): the next mount uploads it once.
 TEST_F(Durable, durable_staged_closed_file_resumes_in_both_modes) {
   for (auto mode : {UploadMode::Sync, UploadMode::Async}) {

@@ -252,6 +252,8 @@ TEST_F(Writing, write_dedupe_then_rename_while_the_job_runs_names_the_pin) {
   EXPECT_EQ(fake_->complete_jobs(), 1u);
   ASSERT_TRUE(vfs_->refresh());  // the job's pin appears under the temp name…
   vfs_->run_background_once();   // …and is renamed to what the file is called now
+  for (int i = 0; i < 500 && !fake_->find_by_name("copy.bin"); ++i)  // or the worker thread renames it
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_TRUE(fake_->find_by_name("copy.bin"));
   EXPECT_FALSE(fake_->find_by_name(".copy.bin.Xy12"));
   EXPECT_EQ(fake_->find_by_name("copy.bin")->cid, original.cid);
@@ -268,6 +270,9 @@ TEST_F(Writing, write_dedupe_removed_while_the_job_runs_is_unpinned) {
   fake_->complete_jobs();
   ASSERT_TRUE(vfs_->refresh());
   vfs_->run_background_once();
+  // The worker thread may have taken the follow-up first: wait for its unpin rather than race it.
+  for (int i = 0; i < 500 && fake_->find_by_name("doomed.bin"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_FALSE(fake_->find_by_name("doomed.bin"));
   EXPECT_TRUE(fake_->find_by_name("original.bin"));
 }

@@ -35,6 +35,8 @@ struct IndexSyncOptions {
   std::size_t page_size = 1000;
   // An incremental refresh looks back this far before the last sync (clock skew, late commits).
   std::chrono::seconds margin{300};
+  // A full listing asks the service by CID about at most this many unseen pins dated within the margin.
+  std::size_t max_young_checks = 100;
   // A full listing at least this often; 0 = only the first one.
   std::chrono::seconds reconcile_interval{std::chrono::hours(6)};
   // Unix seconds now; the system clock unless a test gives its own (the fake service's clock).
@@ -44,10 +46,11 @@ struct IndexSyncOptions {
 // One complete listing in progress, page by page, so that a first `ls` can return each page as it arrives.
 // Each page is stored in the index before next() returns it (a failed next() may be called again: it
 // retries the same page). finish() (once done()) removes the pins not seen and marks the index complete.
-// Pins dated after the listing started (less the margin) are never removed by it: they may have landed
-// on a page already read. When the service's count changed between pages, or the listing saw fewer distinct
-// pins than it (offset pages shift under a concurrent removal), nothing is removed and the reconcile stays
-// due, so the next refresh lists again instead of dropping a pin that was only skipped.
+// Pins dated after the listing started (less the margin) that it did not see are asked about by CID
+// (at most max_young_checks of them; beyond that all are kept): they may have landed on a page already
+// read, or not be listed yet. When the service's count changed between pages, or the listing saw fewer
+// distinct pins than it (offset pages shift under a concurrent removal), nothing is removed and the reconcile
+// stays due, so the next refresh lists again instead of dropping a pin that was only skipped.
 class FullListing {
  public:
   virtual ~FullListing() = default;

@@ -21,6 +21,8 @@ struct MountFlags {
   std::optional<int> cid_version;
   std::optional<double> poll_interval;  // seconds
   std::optional<bool> persistent_index;
+  std::optional<std::string>
+      cache_size;  // the content cache's bound: bytes, or with K/M/G/T (powers of 1024)
   std::optional<double> reconcile_interval;                     // seconds; 0 = only the first listing
   std::optional<double> rate_per_minute, list_rate_per_minute;  // assumed until the service announces its own
   std::optional<int> transfers;                                 // async uploads at once
@@ -58,6 +60,10 @@ struct ProviderDefaults {
   const char* api_url;
   const char* gateway_url;
 };
+// "10G" → 10 GiB; a plain number is bytes; suffixes K, M, G, T (optionally followed by "iB" or "B") are
+// powers of 1024. EINVAL naming what was wrong for anything else or for 0.
+Result<std::uint64_t> parse_size(const std::string& text);
+
 // nullopt for an unknown provider.
 std::optional<ProviderDefaults> provider_defaults(const std::string& provider);
 

@@ -21,10 +21,9 @@ struct VfsOptions {
   std::chrono::seconds poll_interval{60};  // remote changes appear within this
   // A full listing at least this often, catching renames and metadata edits made elsewhere (no
   // "changed since" filter reports them); the polls between are incremental. 0 = only the first listing.
-  // The SQLite pin index in the cache dir, refreshed incrementally by IndexSync (--persistent-index). Not yet
-  // the default: with it, tests/mount/kill_test.cpp finds a file pinned twice after a kill -9 and remount,
-  // and on AIOZ a pin added and removed elsewhere within IndexSync's margin stays listed (remote_changes).
-  bool persistent_index = false;
+  // The SQLite pin index in the cache dir, refreshed incrementally by IndexSync; false
+  // (--no-persistent-index): an in-memory index, a full listing at every mount and poll.
+  bool persistent_index = true;
   std::chrono::seconds reconcile_interval{std::chrono::hours(6)};
   // Unix seconds now for the index's sync bookkeeping; the system clock when empty (tests: the fake's).
   std::function<std::int64_t()> clock;
