@@ -17,6 +17,8 @@ packages=(
   clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev
   # runtime and tests: FUSE mounts, xattrs, reference tools
   fuse3 attr curl rsync ipfs-cid openssl
+  # the everyday-tools mount suites (tests/mount/everyday_*): vim/vi and python3 run there
+  vim python3
   # bench/run.sh: reference tools (rclone mount + serve webdav, aria2c), JSON replies, profiling
   rclone aria2 jq linux-perf
 )

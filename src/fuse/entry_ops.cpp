@@ -55,13 +55,19 @@ void on_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
   });
 }
 
-// Only size changes mean something on pinfs; modes, owners and times are fixed by the rules and other
-// changes are accepted and ignored so that cp -p and touch keep working.
+// Size and mtime mean something on pinfs ([attr.setattr], [attr.mtime]); mode and owner are accepted so
+// that cp -p, cp -a and rsync -a keep working, and not kept.
 void on_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* /*fi*/) {
   guarded(req, "setattr", [&] {
-    auto result = (to_set & FUSE_SET_ATTR_SIZE)
-                      ? vfs_of(req).truncate(ino, static_cast<std::uint64_t>(attr->st_size))
-                      : vfs_of(req).getattr(ino);
+    vfs::AttrChange change;
+    if (to_set & FUSE_SET_ATTR_SIZE) change.size = static_cast<std::uint64_t>(attr->st_size);
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+      change.mtime_now = true;
+    else if (to_set & FUSE_SET_ATTR_MTIME)
+      change.mtime = attr->st_mtim;
+    if (to_set & FUSE_SET_ATTR_MODE) change.mode = attr->st_mode;
+    change.owner = (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) != 0;
+    auto result = vfs_of(req).setattr(ino, change);
     if (!result) return reply_error(req, "setattr", result.error());
     fuse_reply_attr(req, &*result, kAttrTimeout);
   });

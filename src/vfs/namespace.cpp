@@ -75,6 +75,10 @@ void Namespace::alias(const NodePtr& target, const std::string& key) {
   target->key = key;
 }
 
+void Namespace::unalias(const std::string& key, Ino ino) {
+  if (auto it = by_key_.find(key); it != by_key_.end() && it->second == ino) by_key_.erase(it);
+}
+
 void Namespace::drop_if_unused(const NodePtr& target) {
   if (target->lookups > 0) return;
   auto kind = target->kind();
@@ -115,6 +119,7 @@ struct stat Namespace::attr(const Vfs::Node& n) const {
   st.st_nlink = 1;
   st.st_blksize = 4096;
   std::int64_t time = 0;
+  struct timespec mtime {};  // set: a program's mtime, shown instead of `time` (ctime stays `time`)
   switch (n.kind()) {
     case Kind::Root:
       st.st_mode = S_IFDIR | 0755;
@@ -124,6 +129,7 @@ struct stat Namespace::attr(const Vfs::Node& n) const {
       st.st_mode = n.pin()->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
       st.st_size = static_cast<off_t>(file_size(n));
       time = n.pin()->pinned_at;
+      mtime = {n.pin()->mtime, n.pin()->mtime_nsec};
       break;
     case Kind::DirEntry:
       st.st_mode = n.entry()->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
@@ -135,6 +141,7 @@ struct stat Namespace::attr(const Vfs::Node& n) const {
       st.st_mode = S_IFREG | (file->editable() ? 0644 : 0444);
       st.st_size = static_cast<off_t>(file->size.load());
       time = file->mtime.load();
+      mtime = {time, file->mtime_nsec.load()};
       break;
     }
     case Kind::LocalDir:
@@ -159,6 +166,7 @@ struct stat Namespace::attr(const Vfs::Node& n) const {
   }
   st.st_blocks = (st.st_size + 511) / 512;
   st.st_atim.tv_sec = st.st_mtim.tv_sec = st.st_ctim.tv_sec = time;
+  if (mtime.tv_sec != 0 || mtime.tv_nsec != 0) st.st_atim = st.st_mtim = mtime;
   return st;
 }
 
@@ -262,7 +270,8 @@ void Namespace::rebuild_names() {
     auto n = node(by_key_["pin:" + keys[i]]);
     if (!n || !n->pin()) continue;
     auto* current = n->pin();
-    if (!first && (current->size != data.size || current->pinned_at != data.pinned_at))
+    if (!first && (current->size != data.size || current->pinned_at != data.pinned_at ||
+                   current->mtime != data.mtime || current->mtime_nsec != data.mtime_nsec))
       note(KernelNote::What::Inode, 0, n->ino, "");
     data.listing = std::move(current->listing);
     data.verified = current->verified;

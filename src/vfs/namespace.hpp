@@ -50,6 +50,8 @@ class Namespace {
   NodePtr add(const std::string& prefix, NodePtr node);
   NodePtr pin_node(const service::Pin& pin, const std::string& shown);
   void alias(const NodePtr& node, const std::string& key);
+  // key no longer names inode ino (a pin's node became a new file again: written after a dup's close).
+  void unalias(const std::string& key, Ino ino);
   void drop_if_unused(const NodePtr& node);
   void forget(Ino ino, std::uint64_t count);
   void remember(Ino ino);

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,7 +14,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -71,7 +74,10 @@ struct Vfs::LocalFile {
   bool sequential = true;
   std::atomic<std::uint64_t> size{0};
   std::atomic<bool> dirty{false};
-  std::atomic<std::int64_t> mtime{0};
+  std::atomic<std::int64_t> mtime{0};       // seconds
+  std::atomic<std::int64_t> mtime_nsec{0};  // with mtime: the time shown (a write sets it to now)
+  // A program set the mtime (utimens): keyvalues[kMtimeKey] holds it until the next write clears it.
+  std::atomic<bool> mtime_set{false};
   // A write that failed (ENOSPC, EIO of the cache disk): the staged bytes are incomplete, so the file is
   // never uploaded until it is truncated to 0 and written again. Sticky, so later writes leave no holes.
   std::atomic<int> write_errno{0};
@@ -103,6 +109,9 @@ struct PinData {
   std::string cid;
   std::uint64_t size = 0;  // the service's figure (see size_is_dag)
   std::int64_t pinned_at = 0;
+  // The mtime a program set (the pin's kMtimeKey keyvalue); mtime 0: none, the pin date is shown.
+  std::int64_t mtime = 0;
+  std::int64_t mtime_nsec = 0;
   bool is_dir = false;
   bool size_is_dag = false;
   bool verified = false;  // pinned through this mount and the service's CID equalled the local one
@@ -241,11 +250,38 @@ struct ReadAhead {
   }
 };
 
+// The mtime a program set on a file is kept as this keyvalue of its pin: "<seconds>.<9-digit nanoseconds>"
+// ([attr.mtime] in docs/SEMANTICS.md).
+inline constexpr const char* kMtimeKey = "pinfs.mtime";
+
+inline std::string mtime_text(std::int64_t sec, std::int64_t nsec) {
+  std::string frac = std::to_string(nsec);
+  return std::to_string(sec) + "." + std::string(9 - std::min<std::size_t>(frac.size(), 9), '0') + frac;
+}
+
+// The kMtimeKey value of keyvalues as {seconds, nanoseconds}; nullopt when absent or not one.
+inline std::optional<std::pair<std::int64_t, std::int64_t>> mtime_of(const service::KeyValues& keyvalues) {
+  auto it = keyvalues.find(kMtimeKey);
+  if (it == keyvalues.end()) return std::nullopt;
+  const std::string& v = it->second;
+  auto dot = v.find('.');
+  std::string sec = v.substr(0, dot), nsec = dot == std::string::npos ? "0" : v.substr(dot + 1);
+  if (sec.empty() || sec.size() > 18 || nsec.empty() || nsec.size() > 9) return std::nullopt;
+  for (std::size_t i = sec[0] == '-' ? 1 : 0; i < sec.size(); ++i)
+    if (sec[i] < '0' || sec[i] > '9') return std::nullopt;
+  for (char c : nsec)
+    if (c < '0' || c > '9') return std::nullopt;
+  if (sec == "-") return std::nullopt;
+  nsec.append(9 - nsec.size(), '0');
+  return std::pair{std::stoll(sec), std::stoll(nsec)};
+}
+
 inline PinData pin_data_of(const service::Pin& pin) {
   PinData data;
   data.cid = pin.cid;
   data.size = pin.size;
   data.pinned_at = pin.pinned_at;
+  if (auto mtime = mtime_of(pin.keyvalues)) std::tie(data.mtime, data.mtime_nsec) = *mtime;
   data.is_dir = pin.is_dir;
   data.size_is_dag = pin.size_is_dag;
   return data;
@@ -255,9 +291,10 @@ struct Vfs::Handle {
   std::shared_ptr<Node> node;
   std::shared_ptr<LocalFile> local;
   bool writable = false;
-  std::atomic<bool> wrote{false};  // this descriptor wrote: its close (flush) is the one that uploads
-  bool retry_failed = false;       // opened for writing after a failed upload: closing it retries
-  std::string snapshot;            // control files: the content as of open()
+  std::atomic<bool> wrote{false};      // this descriptor wrote: its close (flush) is the one that uploads
+  std::atomic<bool> committed{false};  // its flush or fsync committed the upload: a later write reopens
+  bool retry_failed = false;           // opened for writing after a failed upload: closing it retries
+  std::string snapshot;                // control files: the content as of open()
   ReadAhead ra;
 };
 

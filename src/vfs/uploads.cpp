@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/pin_index.hpp"
@@ -257,6 +258,7 @@ Result<void> Uploads::commit(const FilePtr& file) {
   file->dirty = false;
   {
     std::lock_guard lock(mu_);
+    if (file->deleted) return {};  // removed meanwhile: discarded, nothing to queue
     file->cid = *cid;
   }
   if (options_.upload == UploadMode::Async) {
@@ -265,6 +267,7 @@ Result<void> Uploads::commit(const FilePtr& file) {
       if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
     }
     std::lock_guard lock(mu_);
+    if (file->deleted) return {};
     file->closed = true;
     file->interrupted = false;
     auto entry = journal_entry_of(*file);
@@ -295,11 +298,31 @@ Result<void> Uploads::commit(const FilePtr& file) {
 }
 
 Result<void> Uploads::upload_now(const FilePtr& file) {
+  struct Settled {  // a writer waiting to write to this file again (reopen_committed_locked) goes on
+    Uploads& up;
+    ~Settled() {
+      std::lock_guard lock(up.mu_);
+      up.settled_.notify_all();
+    }
+  } settled{*this};
   service::FileUpload upload;
   std::string local_cid;
   bool ask_service = false;
+  // Removed before anything was sent (an editor's swap file, removed while its last close committed it):
+  // nothing to pin, nothing to unpin later.
+  auto removed_locked = [&] {
+    if (!file->deleted) return false;
+    file->job_status.clear();
+    ::unlink(file->staging.c_str());
+    if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
+    file->journal_id = 0;
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
+    files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+    return true;
+  };
   {
     std::lock_guard lock(mu_);
+    if (removed_locked()) return {};
     file->state = UploadState::Uploading;
     file->sent = 0;
     upload.local_path = file->staging;
@@ -337,6 +360,10 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
         announce_pinned(file, *same);
         return {};
       }
+      {
+        std::lock_guard lock(mu_);
+        if (removed_locked()) return {};
+      }
       ++counters_.pin_by_cid;
       auto job = service_->pin_by_cid(local_cid, upload.name, upload.keyvalues);
       if (!job) {
@@ -361,6 +388,10 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     std::lock_guard lock(mu_);
     file->sent = p.sent;
   };
+  {
+    std::lock_guard lock(mu_);
+    if (removed_locked()) return {};
+  }
   ++counters_.uploads;
   auto pinned = service_->upload_file(upload);
   std::string problem;
@@ -386,23 +417,36 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   }
 
   std::optional<service::PinRef> replaces;
-  bool deleted = false;
-  std::string name_now;
   {
     std::lock_guard lock(mu_);
-    replaces = file->replaces;
-    deleted = file->deleted;
-    name_now = file->name;
+    replaces = std::exchange(file->replaces, std::nullopt);
     adopt_locked(file, *pinned);
   }
   announce_pinned(file, *pinned);
   spdlog::info("pinned {} as {} ({} bytes)", upload.name, pinned->cid, pinned->size);
+  // Read once its node is the pin's: a rename or rm until then only changed the file (it looked local),
+  // from then on it goes to the pin itself. Written again meanwhile ([write.reopen]): the file replaces
+  // this pin later, under whatever name it then has.
+  bool deleted = false;
+  bool reopened = false;
+  std::string name_now;
+  {
+    std::lock_guard lock(mu_);
+    reopened = file->state != UploadState::Pinned;
+    if (!reopened && file->replaces) replaces = std::exchange(file->replaces, std::nullopt);
+    deleted = file->deleted;
+    name_now = reopened ? upload.name : file->name;
+  }
+  for (const auto& pin : index_->by_cid(pinned->cid))  // the hook may have pinned it again (AIOZ mtime)
+    if (pin.name == upload.name) *pinned = pin;
   if (name_now != upload.name && !deleted) {  // renamed while uploading
     ++counters_.renames;
     if (auto renamed = service_->rename(*pinned, name_now); renamed && hooks_.changed)
       hooks_.changed(*pinned, *renamed);
   }
-  if (replaces) {
+  // (Pinata pins a CID once: the same content uploaded again is the same pin, not one to remove.)
+  if (replaces &&
+      !(same_cid(replaces->cid, pinned->cid) && (replaces->id.empty() || replaces->id == pinned->id))) {
     ++counters_.unpins;
     if (auto ok = service_->unpin(*replaces); !ok)
       spdlog::warn("unpinning the replaced {} failed: {}", replaces->cid, ok.error().describe());

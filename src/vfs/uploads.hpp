@@ -3,6 +3,7 @@
 // the VFS must do when a file becomes a pin it is told through Hooks, called without that lock.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -65,6 +66,16 @@ class Uploads {
   // Opened for writing again (after a failed upload): its row goes back to "writing".
   Result<void> reopened_for_writing_locked(const FilePtr& file);  // its new directory was pinned as one
 
+  // ---- a file written again after a close committed it (uploads_reopen.cpp) ----
+  // A dup's close (bash's `>&3`, a forked child) sends the same flush as the last close, so a file may be
+  // written again through a descriptor still open after its upload was committed. With mu_ held: makes it a
+  // local, editable file again. Queued: taken off the queue. Pinned: restaged from its descriptor, to
+  // replace that pin once uploaded. Waiting for a pin-by-CID job: that job's pin is unpinned when it
+  // appears. EAGAIN while its upload is running: wait_settled(), then ask again.
+  Result<void> reopen_committed_locked(const FilePtr& file);
+  // Waits (mu_ not held) until no upload of file is running, or timeout.
+  void wait_settled(const FilePtr& file, std::chrono::milliseconds timeout);
+
   // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin.
   void adopt_job_pins();
   // One pass of the background work on the caller's thread.
@@ -106,8 +117,9 @@ class Uploads {
   std::vector<FollowUp> follow_ups_;  // service calls owed once a job's pin appeared
   std::uint64_t next_staging_ = 1;
   bool stopping_ = false;
-  std::condition_variable wake_;    // the background pass: follow-ups owed
-  std::condition_variable queued_;  // the transfer threads: a file was queued
+  std::condition_variable wake_;     // the background pass: follow-ups owed
+  std::condition_variable queued_;   // the transfer threads: a file was queued
+  std::condition_variable settled_;  // an upload_now() ended (with mu_)
   std::thread worker_;
   std::vector<std::thread> transfers_;
 };

@@ -82,6 +82,10 @@ Result<void> Vfs::start() {
       node->name = escape_name(file->name);
       ns_->add("local:", node);
       file->ino = node->ino;
+      if (auto mtime = mtime_of(file->keyvalues)) {
+        std::tie(file->mtime, file->mtime_nsec) = *mtime;
+        file->mtime_set = true;
+      }
       ns_->root_locals()[node->name] = node->ino;
     }
     started_ = true;
@@ -193,18 +197,33 @@ std::uint64_t Vfs::add_handle(std::shared_ptr<Handle> handle) {
 
 // A file became a pin: the same inode is now the pin's.
 void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified) {
-  auto lock = ns_->lock();
-  ns_->index().upsert(pin);  // with the names below in one step: no full rebuild of them per new file
-  ns_->set_file_size(pin.cid, file->size);  // the bytes written here, whatever size the service reports
-  auto node = ns_->node(file->ino);
-  if (!node || node->kind() != Kind::Local || node->local() != file) return;
-  auto& locals = ns_->root_locals();
-  if (auto it = locals.find(node->name); it != locals.end() && it->second == node->ino) locals.erase(it);
-  auto data = pin_data_of(pin);
-  data.verified = verified && !file->cid.empty();
-  node->data = std::move(data);
-  ns_->alias(node, "pin:" + cache::pin_key(pin));
-  ns_->pin_added(pin, node);
+  std::optional<std::string> late_mtime;  // set after the upload took its keyvalues, or an adopted pin's
+  {
+    auto lock = ns_->lock();
+    ns_->index().upsert(pin);  // with the names below in one step: no full rebuild of them per new file
+    ns_->set_file_size(pin.cid, file->size);  // the bytes written here, whatever size the service reports
+    auto node = ns_->node(file->ino);
+    if (!node || node->kind() != Kind::Local || node->local() != file) return;
+    {
+      auto up = uploads_->lock();
+      if (file->state != UploadState::Pinned) return;  // written again meanwhile (reopen_committed)
+      auto want = file->keyvalues.find(kMtimeKey);
+      auto have = pin.keyvalues.find(kMtimeKey);
+      if (want != file->keyvalues.end() && (have == pin.keyvalues.end() || have->second != want->second))
+        late_mtime = want->second;
+    }
+    auto& locals = ns_->root_locals();
+    if (auto it = locals.find(node->name); it != locals.end() && it->second == node->ino) locals.erase(it);
+    auto data = pin_data_of(pin);
+    data.verified = verified && !file->cid.empty();
+    node->data = std::move(data);
+    ns_->alias(node, "pin:" + cache::pin_key(pin));
+    ns_->pin_added(pin, node);
+  }
+  if (late_mtime) {
+    auto row = ns_->index().find(cache::pin_key(pin));
+    (void)store_pin_mtime(row ? *row : pin, *late_mtime);
+  }
 }
 
 void Vfs::on_changed(const service::Pin& before, const std::optional<service::Pin>& after) {

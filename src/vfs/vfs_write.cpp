@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 
 #include "namespace.hpp"
 #include "node.hpp"
+#include "pinfs/cache/pin_index.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "uploads.hpp"
@@ -25,6 +28,13 @@ Result<void> write_all(int fd, const char* data, std::size_t size, std::uint64_t
     done += static_cast<std::size_t>(n);
   }
   return {};
+}
+
+void set_now(Vfs::LocalFile& file) {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  file.mtime = now.tv_sec;
+  file.mtime_nsec = now.tv_nsec;
 }
 
 }  // namespace
@@ -84,12 +94,19 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
   auto handle = handle_of(fh);
   if (!handle) return fail(EBADF, "no file handle " + std::to_string(fh));
   if (!handle->writable || !handle->local) return fail(EBADF, "not open for writing");
+  if (handle->committed)
+    if (auto ok = reopen_committed(*handle); !ok) return std::unexpected(ok.error());
   if (!handle->local->editable()) {
     spdlog::warn("write to {} refused: already uploaded or queued", handle->node->name);
     return fail(EROFS, "file already uploaded");
   }
   handle->wrote = true;
   LocalFile& file = *handle->local;
+  if (file.mtime_set.exchange(false)) {  // a write after utimens: the mtime is the write's again
+    auto up = uploads_->lock();
+    file.keyvalues.erase(kMtimeKey);
+    if (auto ok = uploads_->journal_update_locked(file); !ok) return fail(EIO, ok.error().describe());
+  }
   std::lock_guard io(file.io);
   if (int e = file.write_errno.load(); e != 0)
     return fail(e, "an earlier write to " + handle->node->name + " failed; truncate it and write it again");
@@ -106,7 +123,7 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
     file.sequential = false;
   file.size = std::max<std::uint64_t>(file.size, offset + size);
   file.dirty = true;
-  file.mtime = now_seconds();
+  set_now(file);
   return size;
 }
 
@@ -139,7 +156,7 @@ Result<struct stat> Vfs::truncate(Ino ino, std::uint64_t size) {
     }
     file->size = size;
     file->dirty = true;
-    file->mtime = now_seconds();
+    set_now(*file);
   }
   return getattr(ino);
 }
@@ -165,6 +182,8 @@ Result<void> Vfs::flush(std::uint64_t fh) {
     touch_dir_locked(handle->local->parent);  // uploaded with it, after a quiet delay
     return {};
   }
+  // This may be a duplicate's close with the descriptor still open: a later write reopens the file.
+  handle->committed = true;
   return uploads_->commit(handle->local);
 }
 
@@ -176,7 +195,138 @@ Result<void> Vfs::fsync(std::uint64_t fh) {
     touch_dir_locked(handle->local->parent);
     return {};
   }
+  if (handle->writable) handle->committed = true;
   return uploads_->commit(handle->local);
+}
+
+Result<void> Vfs::reopen_committed(Handle& handle) {
+  auto file = handle.local;
+  for (;;) {
+    {
+      auto lock = ns_->lock();
+      auto up = uploads_->lock();
+      const bool was_pinned = file->state == UploadState::Pinned;
+      auto ok = uploads_->reopen_committed_locked(file);
+      if (ok) {
+        auto node = ns_->node(file->ino);
+        if (was_pinned && node && node->pin()) {  // the node became the pin's: it is the new file's again
+          ns_->unalias(node->key, node->ino);
+          node->data = LocalData{file};
+          ns_->alias(node, "local:" + std::to_string(node->ino));
+          node->name = escape_name(file->name);
+          ns_->root_locals()[node->name] = node->ino;
+        }
+        handle.committed = false;
+        return {};
+      }
+      if (ok.error().errnum != EAGAIN) {
+        spdlog::warn("write to {} refused: {}", file->name, ok.error().describe());
+        return ok;
+      }
+    }
+    uploads_->wait_settled(file, std::chrono::seconds(1));  // its upload is running: written once it ended
+  }
+}
+
+// ---- setattr: only the size and the mtime mean something ([attr.setattr], [attr.mtime]) ----
+
+Result<struct stat> Vfs::setattr(Ino ino, const AttrChange& change) {
+  if (change.size)
+    if (auto attr = truncate(ino, *change.size); !attr) return attr;
+  if (change.mtime) {
+    if (auto ok = set_mtime(ino, change.mtime->tv_sec, change.mtime->tv_nsec); !ok)
+      return std::unexpected(ok.error());
+  } else if (change.mtime_now) {
+    touch_now(ino);
+  }
+  if (change.mode || change.owner) spdlog::debug("chmod/chown of inode {} accepted, not kept", ino);
+  return getattr(ino);
+}
+
+Result<void> Vfs::set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec) {
+  const auto value = mtime_text(sec, nsec);
+  const auto caps = service_->capabilities();
+  std::optional<service::Pin> pin;
+  {
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
+    if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
+    if (node->kind() == Kind::Local) {
+      auto file = node->local();
+      auto up = uploads_->lock();
+      if (file->state != UploadState::Pinned) {
+        // Sent with the upload; an upload already running gets it afterwards (on_pinned).
+        auto& kv = file->keyvalues;
+        if (!kv.contains(kMtimeKey) && caps.max_keyvalues && kv.size() >= caps.max_keyvalues) {
+          spdlog::warn(
+              "mtime of {} shown but not kept: the provider allows {} metadata keys and it has them all",
+              file->name, caps.max_keyvalues);
+        } else {
+          kv[kMtimeKey] = value;
+          file->mtime_set = true;
+        }
+        file->mtime = sec;
+        file->mtime_nsec = nsec;
+        if (auto ok = uploads_->journal_update_locked(*file); !ok) return fail(EIO, ok.error().describe());
+        return {};
+      }
+      for (const auto& row : ns_->index().by_cid(file->cid))  // pinned just now; its node follows
+        if (row.name == file->name) pin = row;
+    } else if (node->kind() == Kind::Pin && !node->pin()->is_dir) {
+      pin = ns_->index().find(node->pin_key());
+    } else {
+      return {};  // directories, entries of directory pins, links, /.pinfs: accepted, not kept
+    }
+  }
+  if (!pin) return {};
+  if (auto kept = mtime_of(pin->keyvalues); kept && kept->first == sec && kept->second == nsec) return {};
+  return store_pin_mtime(std::move(*pin), value);
+}
+
+void Vfs::touch_now(Ino ino) {
+  auto lock = ns_->lock();
+  auto node = ns_->node(ino);
+  if (!node || node->kind() != Kind::Local) return;  // a pin keeps the mtime it has
+  auto file = node->local();
+  auto up = uploads_->lock();
+  if (file->state == UploadState::Pinned || file->state == UploadState::Uploading) return;
+  if (file->keyvalues.erase(kMtimeKey)) (void)uploads_->journal_update_locked(*file);
+  file->mtime_set = false;
+  set_now(*file);
+}
+
+Result<void> Vfs::store_pin_mtime(service::Pin pin, const std::string& value) {
+  const auto caps = service_->capabilities();
+  if (!pin.keyvalues.contains(kMtimeKey) && caps.max_keyvalues &&
+      pin.keyvalues.size() >= caps.max_keyvalues) {
+    spdlog::warn("mtime of {} not kept: the provider allows {} metadata keys and the pin has them all",
+                 pin.name, caps.max_keyvalues);
+    return {};
+  }
+  service::Pin before = pin;
+  pin.keyvalues[kMtimeKey] = value;
+  ++counters_.metadata_updates;
+  if (caps.metadata_update) {
+    if (auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{kMtimeKey, value}}); !ok) {
+      spdlog::warn("keeping the mtime of {} failed: {}", pin.name, ok.error().describe());
+      return ok;
+    }
+    ns_->index().upsert(pin);
+  } else {
+    // No metadata update (AIOZ): pinned again by hash with the new keyvalue, the old pin id removed.
+    auto again = service_->rename(pin, pin.name);
+    if (!again) {
+      spdlog::warn("keeping the mtime of {} failed: {}", pin.name, again.error().describe());
+      return std::unexpected(again.error());
+    }
+    again->keyvalues = pin.keyvalues;
+    on_changed(before, *again);
+    pin = *again;
+  }
+  auto lock = ns_->lock();
+  if (auto node = ns_->by_key("pin:" + cache::pin_key(pin)); node && node->pin())
+    if (auto mtime = mtime_of(pin.keyvalues)) std::tie(node->pin()->mtime, node->pin()->mtime_nsec) = *mtime;
+  return {};
 }
 
 void Vfs::release(std::uint64_t fh) {

@@ -282,10 +282,14 @@ TEST_F(Writing, write_immutable_write_after_upload_is_erofs) {
   auto created = vfs_->create(kRootIno, "once", 0644, O_WRONLY | O_CREAT);
   ASSERT_TRUE(vfs_->write(created->file.fh, 0, "a", 1));
   ASSERT_TRUE(vfs_->flush(created->file.fh));
-  auto late = vfs_->write(created->file.fh, 1, "b", 1);
-  ASSERT_FALSE(late);
-  EXPECT_EQ(late.error().errnum, EROFS);
   vfs_->release(created->file.fh);
+  // Pinned: no descriptor can be opened to write it ([write.reopen] covers one that stayed open).
+  auto again = vfs_->open(created->entry.ino, O_WRONLY);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().errnum, EROFS);
+  auto trunc = vfs_->truncate(created->entry.ino, 0);
+  ASSERT_FALSE(trunc);
+  EXPECT_EQ(trunc.error().errnum, EROFS);
 }
 
 TEST_F(Writing, write_stage_create_existing_name_is_eexist) {

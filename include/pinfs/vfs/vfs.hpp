@@ -69,6 +69,15 @@ struct CachedSlice {
   std::size_t size = 0;
 };
 
+// What a setattr asks to change (truncate, utimens, chmod, chown); unset fields stay as they are.
+struct AttrChange {
+  std::optional<std::uint64_t> size;
+  std::optional<struct timespec> mtime;  // an explicit time: touch -d, cp -p, rsync -a, utimensat
+  bool mtime_now = false;                // UTIME_NOW: plain touch
+  std::optional<mode_t> mode;            // chmod: accepted, not kept ([attr.setattr])
+  bool owner = false;                    // chown/chgrp: accepted, not kept
+};
+
 struct Created {
   Entry entry;  // lookup count already taken
   Opened file;
@@ -116,6 +125,8 @@ class Vfs {
   void remember(Ino ino);  // a readdirplus entry reached the kernel
   Result<struct stat> getattr(Ino ino);
   Result<struct stat> truncate(Ino ino, std::uint64_t size);
+  // truncate, then the mtime ([attr.mtime]); mode and owner are accepted and not kept.
+  Result<struct stat> setattr(Ino ino, const AttrChange& change);
   struct statvfs statfs();
 
   Result<std::uint64_t> opendir(Ino ino);
@@ -209,6 +220,14 @@ class Vfs {
   void schedule_parts(struct ReadAhead& ra, const std::string& cid, std::uint64_t file_size,
                       std::uint64_t from);
   service::VerifiedReader& verified();  // made on first use
+
+  // setattr (vfs_write.cpp)
+  Result<void> set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec);
+  void touch_now(Ino ino);
+  // Sets pin's mtime keyvalue on the service (Pinata: hashMetadata; AIOZ: pin by hash again) and the index.
+  Result<void> store_pin_mtime(service::Pin pin, const std::string& value);
+  // A write through a handle whose close (a dup's) committed the file: local and editable again.
+  Result<void> reopen_committed(Handle& handle);
 
   // uploads → namespace
   void on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified);
