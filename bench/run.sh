@@ -35,6 +35,9 @@
 #     --report TSV  measure nothing: print the tables for a results.tsv kept (--keep) from an earlier run
 #                   (give the same size options)
 #   Sizes can be set one by one: BENCH_SMALL, BENCH_MANY, BENCH_TREE, BENCH_MIB, BENCH_PINS.
+#   BENCH_PINFS_ARGS: more `pinfs mount` flags for every pinfs mount, e.g. "--transfers 8" (default: none).
+#   BENCH_EMU_ARGS: more emulator flags for every emulator, e.g. "--latency 20" to see what parallel uploads
+#   buy over a real network's round trips (write workloads only: latency sets its own).
 #   Needs root for drop_caches (the cache workload says n/a otherwise), rclone, aria2c, libfuse3-dev
 #   (scripts/install-deps.sh installs them).
 set -euo pipefail
@@ -220,7 +223,8 @@ emu_start() {
   local data=$1 i
   shift
   mkdir -p "$data"
-  "$BUILD/pinfs-emulator" --listen 127.0.0.1:0 --data "$data" "$@" >"$data.out" 2>"$data.log" &
+  # shellcheck disable=SC2086  # BENCH_EMU_ARGS is split into flags on purpose
+  "$BUILD/pinfs-emulator" --listen 127.0.0.1:0 --data "$data" "$@" ${BENCH_EMU_ARGS:-} >"$data.out" 2>"$data.log" &
   EMU_PID=$!
   URL=""
   for ((i = 0; i < 1200; i++)); do  # up to 120 s: a bulk start with many pins takes a while
@@ -273,8 +277,9 @@ pinfs_mount() {
   shift 2
   mkdir -p "$mnt"
   MOUNTS+=("$mnt")
+  # shellcheck disable=SC2086  # BENCH_PINFS_ARGS is split into flags on purpose
   timeout 120 "$BUILD/pinfs" mount "$mnt" --provider pinata --api-url "$URL" --gateway-url "$URL" \
-    --cache-dir "$cache" --log-file "$cache.log" "$@" >/dev/null
+    --cache-dir "$cache" --log-file "$cache.log" "$@" ${BENCH_PINFS_ARGS:-} >/dev/null
   PINFS_PID=$(pgrep -f -- "pinfs mount $mnt( |\$)" | head -n1 || true)
   [[ -n $PINFS_PID ]] || { echo "bench: no pinfs daemon for $mnt" >&2; exit 1; }
   perf_start "$mnt"

@@ -292,6 +292,10 @@ void add_mount_command(CLI::App& app, int& exit_code) {
                   "sync: close() returns once the service confirmed the pin; async: once the data is durable "
                   "locally, a background uploader pins it (default: sync)")
       ->check(CLI::IsMember({"sync", "async"}));
+  cmd->add_option("--transfers", f.transfers,
+                  "Async uploads at once, 1 to 64; every request still keeps to the service's rate limits "
+                  "(default: 4)")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--cid-version", f.cid_version, "1: CIDv1 with raw leaves; 0: Qm… CIDs (default: 1)")
       ->check(CLI::IsMember({0, 1}));
   cmd->add_option("--poll-interval", f.poll_interval,

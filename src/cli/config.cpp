@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -137,6 +138,10 @@ struct ProfileParser {
         if (!n) return std::unexpected(n.error());
         if (*n <= 0) return fail(EINVAL, where(name, key) + " must be positive");
         p.cache_max_bytes = static_cast<std::uint64_t>(*n);
+      } else if (key == "transfers") {
+        auto n = integer(name, key, v);
+        if (!n) return std::unexpected(n.error());
+        p.transfers = static_cast<int>(std::clamp<std::int64_t>(*n, -1, 1 << 20));
       } else if (key == "tls_verify") {
         if (!v.is_boolean())
           return fail(EINVAL, where(name, key) + " must be true or false, not " + node_type(v));
@@ -145,8 +150,8 @@ struct ProfileParser {
         return fail(EINVAL,
                     path + ": profile '" + name + "' has an unknown key '" + key +
                         "' (known: provider, api_url, gateway_url, cache_dir, upload, cid_version, "
-                        "poll_interval, rate_per_minute, list_rate_per_minute, cache_max_bytes, ca_path, "
-                        "tls_verify, jwt_file, api_key_file, api_secret_file, gateway_token_file)");
+                        "poll_interval, rate_per_minute, list_rate_per_minute, cache_max_bytes, transfers, "
+                        "ca_path, tls_verify, jwt_file, api_key_file, api_secret_file, gateway_token_file)");
       }
       if (!ok) return std::unexpected(ok.error());
     }
@@ -455,6 +460,12 @@ Result<MountConfig> resolve_mount_config(const MountFlags& flags, const EnvLooku
     v.reconcile_interval = std::chrono::seconds(static_cast<std::int64_t>(std::ceil(every)));
   }
   if (profile && profile->cache_max_bytes) v.cache_max_bytes = *profile->cache_max_bytes;
+  const int transfers = pick<int>(flags.transfers, profile ? profile->transfers : none_i, 4);
+  if (transfers < 1 || transfers > 64)
+    return fail(EINVAL, "transfers " + std::to_string(transfers) + " from " +
+                            origin(flags.transfers, profile, &Profile::transfers, "--transfers") +
+                            ": use 1 to 64 (async uploads at once)");
+  v.transfers = static_cast<unsigned>(transfers);
   if (flags.cache_size) {
     auto size = parse_size(*flags.cache_size);
     if (!size) return fail(EINVAL, "--cache-size: " + size.error().message);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace pinfs::http {
 
@@ -45,12 +46,14 @@ RateLimiter::ClassState& RateLimiter::state(const std::string& rate_class) {
   return classes_[rate_class];
 }
 
-void RateLimiter::roll(Window& w, Clock::time_point now) {
+void RateLimiter::roll(ClassState& st, Clock::time_point now) {
+  Window& w = *st.window;
   if (now < w.reset) return;
-  // The service said nothing newer: assume the next window is as long and as large as the last.
+  // The service said nothing newer: assume the next window is as long and as large as the last. Requests
+  // still in flight may reach it after its reset and count in the new window.
   const auto behind = (now - w.reset) / RateLimiter::kWindow;
   w.reset += RateLimiter::kWindow * (behind + 1);
-  w.remaining = w.limit;
+  w.remaining = std::max(0LL, w.limit - static_cast<long long>(st.in_flight.size()));
 }
 
 RateLimiter::Grant RateLimiter::try_acquire(const std::string& rate_class, Clock::time_point now) {
@@ -61,7 +64,7 @@ RateLimiter::Grant RateLimiter::try_acquire(const std::string& rate_class, Clock
     return g;
   }
   if (st.window) {
-    roll(*st.window, now);
+    roll(st, now);
     if (st.window->remaining <= 0) {
       g.wait = st.window->reset - now;
       return g;
@@ -83,6 +86,7 @@ RateLimiter::Grant RateLimiter::try_acquire(const std::string& rate_class, Clock
   }
   g.granted = true;
   g.ticket = ++st.granted;
+  st.in_flight.insert(g.ticket);
   return g;
 }
 
@@ -97,9 +101,10 @@ std::uint64_t RateLimiter::acquire(const std::string& rate_class) {
 
 void RateLimiter::learn(const std::string& rate_class, const RateAnnouncement& a, std::uint64_t ticket,
                         Clock::time_point now) {
-  if (a.empty()) return;
   std::lock_guard lock(mutex_);
   auto& st = state(rate_class);
+  st.in_flight.erase(ticket);
+  if (a.empty()) return;
   if (!a.limit || *a.limit <= 0) {  // a limit of 0 would stop the class for good: not a usable window
     // Only "nothing left until then": honour it without inventing a limit.
     if (a.remaining && *a.remaining <= 0 && a.reset) st.blocked_until = std::max(st.blocked_until, *a.reset);
@@ -109,7 +114,10 @@ void RateLimiter::learn(const std::string& rate_class, const RateAnnouncement& a
   const long long limit = *a.limit;
   const Clock::time_point reset = a.reset.value_or(now + kWindow);
   const long long later = ticket <= st.granted ? static_cast<long long>(st.granted - ticket) : 0;
-  const long long left = std::max(0LL, a.remaining.value_or(limit - 1) - later);
+  // Granted before this one and still unanswered: perhaps not yet counted (they arrive after this one).
+  const auto earlier =
+      static_cast<long long>(std::distance(st.in_flight.begin(), st.in_flight.lower_bound(ticket)));
+  const long long left = std::max(0LL, a.remaining.value_or(limit - 1) - later - earlier);
   // Resets are whole seconds: within a second is the same window.
   constexpr auto kSame = std::chrono::milliseconds(1000);
   if (!st.window || reset > st.window->reset + kSame) {
@@ -133,7 +141,7 @@ std::optional<RateLimiter::Window> RateLimiter::announced(const std::string& rat
   std::lock_guard lock(mutex_);
   auto& st = state(rate_class);
   if (!st.window) return std::nullopt;
-  roll(*st.window, now);
+  roll(st, now);
   return st.window;
 }
 

@@ -116,9 +116,10 @@ Result<Response> RetryingClient::perform(const Request& request) {
   for (int attempt = 0;; ++attempt) {
     const std::uint64_t ticket = limiter_ ? limiter_->acquire(request.rate_class) : 0;
     auto result = inner_->perform(attempt_request);
-    if (limiter_ && result) {
+    if (limiter_) {
       const auto now = Clock::now();
-      auto announced = announced_limits(*result, std::chrono::system_clock::now(), now);
+      RateAnnouncement announced;  // empty without a reply: the request is only no longer in flight
+      if (result) announced = announced_limits(*result, std::chrono::system_clock::now(), now);
       // A stuck clock must not hang a mount (as with Retry-After).
       if (announced.reset) announced.reset = std::min(*announced.reset, now + policy_.max_server_delay);
       limiter_->learn(request.rate_class, announced, ticket, now);

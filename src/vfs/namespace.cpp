@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <cassert>
+#include <utility>
 
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
@@ -212,8 +213,12 @@ std::vector<KernelNote> Namespace::take_notes() {
 }
 
 void Namespace::rebuild_names() {
-  if (names_generation_ == index_->generation() && (names_complete_ || !index_->sync_state().complete))
+  const std::uint64_t credit = std::exchange(names_credit_, 0);
+  if (names_generation_ + credit == index_->generation() &&
+      (names_complete_ || !index_->sync_state().complete)) {
+    names_generation_ += credit;  // only pins that pin_added() already named changed the index
     return;
+  }
   // Until the index is complete the names come from a first listing in progress: the kernel learns them
   // as they stream, so there is nothing to take back.
   const bool first = !names_complete_;
@@ -286,6 +291,22 @@ void Namespace::rebuild_names() {
   }
 }
 
+// A pin this mount just made, already in the index (one upsert: one generation bump). When no other pin can
+// share its name, its shown name goes in at once and that bump is credited, so the next rebuild_names() finds
+// nothing else changed: a copy of 10,000 files would otherwise rebuild every name once per file. Anything
+// doubtful (a name taken, a suffixed name of the same stem, names not built yet) is left to the full rebuild.
+void Namespace::pin_added(const service::Pin& pin, const NodePtr& node) {
+  if (!names_complete_) return;
+  const std::string shown = pin.name.empty() ? pin.cid : escape_name(pin.name);
+  if (pin_names_.contains(shown)) return;
+  const auto dot = shown.rfind('.');
+  const std::string stem = (dot == std::string::npos || dot == 0 ? shown : shown.substr(0, dot)) + "~";
+  if (auto it = pin_names_.lower_bound(stem); it != pin_names_.end() && it->first.starts_with(stem)) return;
+  pin_names_.emplace(shown, cache::pin_key(pin));
+  node->name = shown;
+  ++names_credit_;
+}
+
 std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
     const std::vector<service::Pin>& page) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -310,6 +331,7 @@ std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
     out.emplace_back(std::move(name), std::move(key));
   }
   names_generation_ = index_->generation();
+  names_credit_ = 0;
   return out;
 }
 

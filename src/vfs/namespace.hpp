@@ -70,6 +70,8 @@ class Namespace {
   // kernel must be told (names that appeared, went or now mean another pin; pins that changed).
   void rebuild_names();
   std::optional<std::string> pin_key_named(const std::string& shown);
+  // A pin made by this mount became `node` (see namespace.cpp).
+  void pin_added(const service::Pin& pin, const NodePtr& node);
   // While the first listing streams in (names not yet built from a complete index): shown names for one
   // page's pins, added to the root's names without walking the index (a walk a page made 100,000 pins take
   // minutes). A name an earlier page's pin holds gets the [names.collision] suffix for the newcomer only; the
@@ -118,7 +120,8 @@ class Namespace {
   Ino next_ino_ = 2;
   std::map<std::string, std::string> pin_names_;  // shown name → pin key (root)
   std::uint64_t names_generation_ = ~0ull;
-  bool names_complete_ = false;             // pin_names_ was built from a complete index
+  std::uint64_t names_credit_ = 0;  // index bumps since names_generation_ that pin_added() accounted for
+  bool names_complete_ = false;     // pin_names_ was built from a complete index
   std::map<std::string, Ino> root_locals_;  // shown name → new file / new dir / pending link
   std::vector<service::PinJob> jobs_;       // pin-by-CID jobs started here (and Pinata's job list)
   std::map<Ino, PendingRemoval> removals_;

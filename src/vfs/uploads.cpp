@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -165,6 +166,11 @@ void Uploads::start_worker() {
   std::lock_guard lock(mu_);
   stopping_ = false;
   if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
+  if (options_.upload == UploadMode::Async || !queue_.empty()) {
+    // Sync mode queues only what an earlier mount left in the journal: one thread is enough for that.
+    const unsigned count = options_.upload == UploadMode::Async ? std::max(1u, options_.transfers) : 1u;
+    while (transfers_.size() < count) transfers_.emplace_back([this] { transfer_loop(); });
+  }
 }
 
 void Uploads::stop_worker() {
@@ -173,7 +179,11 @@ void Uploads::stop_worker() {
     stopping_ = true;
   }
   wake_.notify_all();
+  queued_.notify_all();
   if (worker_.joinable()) worker_.join();
+  for (auto& thread : transfers_)
+    if (thread.joinable()) thread.join();
+  transfers_.clear();
 }
 
 std::string Uploads::staging_path() {
@@ -271,7 +281,7 @@ Result<void> Uploads::commit(const FilePtr& file) {
     file->state = UploadState::Queued;
     file->next_attempt_ms = 0;
     queue_.push_back(file);
-    wake_.notify_all();
+    queued_.notify_one();
     spdlog::info("{} queued for upload ({} bytes, {})", file->name, file->size.load(), file->cid);
     return {};
   }
@@ -347,7 +357,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
           std::lock_guard lock(mu_);
           adopt_locked(file, *same);
         }
-        if (hooks_.pinned) hooks_.pinned(file, *same, true);
+        announce_pinned(file, *same);
         return {};
       }
       {
@@ -412,7 +422,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     replaces = std::exchange(file->replaces, std::nullopt);
     adopt_locked(file, *pinned);
   }
-  if (hooks_.pinned) hooks_.pinned(file, *pinned, true);
+  announce_pinned(file, *pinned);
   spdlog::info("pinned {} as {} ({} bytes)", upload.name, pinned->cid, pinned->size);
   // Read once its node is the pin's: a rename or rm until then only changed the file (it looked local),
   // from then on it goes to the pin itself. Written again meanwhile ([write.reopen]): the file replaces
@@ -451,11 +461,19 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   return {};
 }
 
+// The index learns the pin through the hook, under the namespace's lock, so that the root's names take it in
+// the same step (Namespace::pin_added) rather than rebuilding every name once per new file.
+void Uploads::announce_pinned(const FilePtr& file, const service::Pin& pin) {
+  if (hooks_.pinned)
+    hooks_.pinned(file, pin, true);
+  else
+    index_->upsert(pin);
+}
+
 // The file is pinned: the staged copy goes into the content cache and its journal row goes.
 void Uploads::adopt_locked(const FilePtr& file, const service::Pin& pin) {
   file->state = UploadState::Pinned;
   file->job_status.clear();
-  index_->upsert(pin);
   if (file->deleted || !content_ || !content_->adopt_file(pin.cid, file->staging, file->size))
     ::unlink(file->staging.c_str());
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
@@ -529,8 +547,7 @@ void Uploads::adopt_job_pins() {
     }
     if (!follow_ups_.empty()) wake_.notify_all();
   }
-  for (auto& [file, pin] : adopted)
-    if (hooks_.pinned) hooks_.pinned(file, pin, true);
+  for (auto& [file, pin] : adopted) announce_pinned(file, pin);
 }
 
 void Uploads::worker_loop() {
@@ -539,34 +556,81 @@ void Uploads::worker_loop() {
     wake_.wait_for(lock, std::chrono::milliseconds(100));
     if (stopping_) break;
     lock.unlock();
-    run_once();
+    background_pass();
     lock.lock();
   }
+}
+
+// Up to options_.transfers of these run at once, each uploading one file at a time: every request still
+// takes its turn from the shared rate limiter (http/rate_limiter.hpp), so more threads never mean more than
+// the service's announced limit.
+void Uploads::transfer_loop() {
+  Lock lock(mu_);
+  while (!stopping_) {
+    std::int64_t wait_ms = 0;
+    auto file = take_due_locked(now_ms(), wait_ms);
+    if (!file) {
+      queued_.wait_for(lock, std::chrono::milliseconds(std::clamp<std::int64_t>(wait_ms, 1, 1000)));
+      continue;
+    }
+    lock.unlock();
+    transfer(file);
+    lock.lock();
+  }
+}
+
+Uploads::FilePtr Uploads::take_due_locked(std::int64_t now, std::int64_t& wait_ms) {
+  wait_ms = 1000;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const auto& file = *it;
+    const auto state = file->state.load();
+    // Stale entries: removed, already taken (a file queued twice), or opened for writing again (its next
+    // close queues it anew).
+    if (file->deleted || state == UploadState::Uploading || state == UploadState::Pinned ||
+        state == UploadState::Local || !file->closed) {
+      it = queue_.erase(it);
+      continue;
+    }
+    if (file->next_attempt_ms > now) {
+      wait_ms = std::min(wait_ms, file->next_attempt_ms - now);
+      ++it;
+      continue;
+    }
+    auto taken = file;
+    queue_.erase(it);
+    taken->state = UploadState::Uploading;  // no other thread takes it now
+    return taken;
+  }
+  return nullptr;
+}
+
+void Uploads::transfer(const FilePtr& file) {
+  if (upload_now(file)) return;
+  std::lock_guard lock(mu_);
+  if (file->state != UploadState::Failed) return;
+  if (file->deleted) {  // removed while this attempt ran: nothing to retry, its staged bytes go
+    discard_locked(file);
+    return;
+  }
+  ++file->attempts;
+  auto delay = options_.upload_retry_delay.count() << std::min(file->attempts - 1, 16);
+  file->next_attempt_ms = now_ms() + std::min<std::int64_t>(delay, 60'000);
+  queue_.push_back(file);
+  queued_.notify_one();
 }
 
 void Uploads::run_once() {
   std::vector<FilePtr> due;
   {
     std::lock_guard lock(mu_);
-    auto now = now_ms();
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if ((*it)->next_attempt_ms <= now && !(*it)->deleted) {
-        due.push_back(*it);
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    std::int64_t wait_ms = 0;
+    for (auto now = now_ms(); auto file = take_due_locked(now, wait_ms);) due.push_back(file);
   }
-  for (auto& file : due) {
-    if (upload_now(file)) continue;
-    std::lock_guard lock(mu_);
-    if (file->state != UploadState::Failed) continue;
-    ++file->attempts;
-    auto delay = options_.upload_retry_delay.count() << std::min(file->attempts - 1, 16);
-    file->next_attempt_ms = now_ms() + std::min<std::int64_t>(delay, 60'000);
-    queue_.push_back(file);
-  }
+  for (auto& file : due) transfer(file);
+  background_pass();
+}
+
+void Uploads::background_pass() {
   std::vector<FollowUp> follow_ups;
   {
     std::lock_guard lock(mu_);
@@ -611,7 +675,7 @@ std::vector<std::string> Uploads::finish_pending(bool wait) {
     if (!pending.empty()) spdlog::info("{} uploads left in the journal for the next mount", pending.size());
     return failed;
   }
-  for (auto& file : pending) {
+  auto finish = [&](const FilePtr& file) -> Result<void> {
     Result<void> ok = file->state == UploadState::Local ? commit(file) : Result<void>{};
     if (ok && file->state != UploadState::Pinned && file->job_status.empty()) {
       if (file->cid.empty()) {
@@ -623,8 +687,23 @@ std::vector<std::string> Uploads::finish_pending(bool wait) {
       }
       ok = upload_now(file);
     }
-    if (!ok) failed.push_back(file->name);
-  }
+    return ok;
+  };
+  // As many at once as the transfer threads did (the workers are stopped by now).
+  std::mutex failed_mu;  // guards failed; taken alone
+  std::atomic<std::size_t> next{0};
+  auto drain = [&] {
+    for (std::size_t i; (i = next++) < pending.size();) {
+      if (finish(pending[i])) continue;
+      std::lock_guard lock(failed_mu);
+      failed.push_back(pending[i]->name);
+    }
+  };
+  const std::size_t helpers = std::min<std::size_t>(std::max(1u, options_.transfers), pending.size());
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < helpers; ++t) threads.emplace_back(drain);
+  drain();
+  for (auto& thread : threads) thread.join();
   return failed;
 }
 

@@ -1,4 +1,4 @@
-// Uploads: the staging area, the journal, the queue and its worker, and dedupe. It owns the upload
+// Uploads: the staging area, the journal, the queue and its workers, and dedupe. It owns the upload
 // bookkeeping of every new file (LocalFile's fields marked "Uploads::mu_") and its lock; what the rest of
 // the VFS must do when a file becomes a pin it is told through Hooks, called without that lock.
 #pragma once
@@ -30,6 +30,7 @@ class Uploads {
   using Lock = std::unique_lock<std::mutex>;
   struct Hooks {
     // The file is now this pin (its node becomes the pin's, same inode). verified: the CIDs were compared.
+    // It puts the pin in the index (Uploads does only when there is no hook).
     std::function<void(const FilePtr&, const service::Pin&, bool verified)> pinned;
     // A pin made here was renamed or removed on the service afterwards (a follow-up).
     std::function<void(const service::Pin& before, const std::optional<service::Pin>& after)> changed;
@@ -43,8 +44,9 @@ class Uploads {
 
   // Opens staging/ and the journal; the rows of an earlier mount come back as queued files.
   Result<std::vector<FilePtr>> open(cache::PinIndex& index, cache::ContentCache* content);
+  // The background pass (follow-ups, quiet directories) and options.transfers upload threads.
   void start_worker();
-  void stop_worker();
+  void stop_worker();  // waits for the uploads in flight
 
   // Lock order: Namespace::mu_ → Uploads::mu_ → LocalFile::io. Not held across network calls.
   Lock lock() const { return Lock(mu_); }
@@ -87,7 +89,14 @@ class Uploads {
   std::string staging_path();
   void adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed);
   void adopt_locked(const FilePtr& file, const service::Pin& pin);
+  void announce_pinned(const FilePtr& file, const service::Pin& pin);  // mu_ not held
   void worker_loop();
+  void transfer_loop();
+  // The first queued file due now (taken off the queue, state uploading), or null and how long until one is.
+  FilePtr take_due_locked(std::int64_t now, std::int64_t& wait_ms);
+  // One queued file: uploaded, or back in the queue for a later attempt.
+  void transfer(const FilePtr& file);
+  void background_pass();  // follow-ups owed, then Hooks::background
 
   std::shared_ptr<service::PinService> service_;
   const VfsOptions& options_;
@@ -108,9 +117,11 @@ class Uploads {
   std::vector<FollowUp> follow_ups_;  // service calls owed once a job's pin appeared
   std::uint64_t next_staging_ = 1;
   bool stopping_ = false;
-  std::condition_variable wake_;
+  std::condition_variable wake_;     // the background pass: follow-ups owed
+  std::condition_variable queued_;   // the transfer threads: a file was queued
   std::condition_variable settled_;  // an upload_now() ended (with mu_)
   std::thread worker_;
+  std::vector<std::thread> transfers_;
 };
 
 }  // namespace pinfs::vfs

@@ -200,6 +200,7 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
   std::optional<std::string> late_mtime;  // set after the upload took its keyvalues, or an adopted pin's
   {
     auto lock = ns_->lock();
+    ns_->index().upsert(pin);  // with the names below in one step: no full rebuild of them per new file
     ns_->set_file_size(pin.cid, file->size);  // the bytes written here, whatever size the service reports
     auto node = ns_->node(file->ino);
     if (!node || node->kind() != Kind::Local || node->local() != file) return;
@@ -217,6 +218,7 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
     data.verified = verified && !file->cid.empty();
     node->data = std::move(data);
     ns_->alias(node, "pin:" + cache::pin_key(pin));
+    ns_->pin_added(pin, node);
   }
   if (late_mtime) {
     auto row = ns_->index().find(cache::pin_key(pin));

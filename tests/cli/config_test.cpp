@@ -120,6 +120,27 @@ TEST_F(MountConfigTest, RateFlagsOverrideTheProfileAndMustBePositive) {
   EXPECT_NE(bad.error().message.find("list_rate_per_minute"), std::string::npos);
 }
 
+TEST_F(MountConfigTest, TransfersFlagProfileAndRange) {
+  MountFlags flags;
+  auto plain = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->vfs.transfers, 4u);  // rclone's default
+  write_config("[profiles.work]\nprovider = \"pinata\"\ntransfers = 8\n");
+  flags.profile = "work";
+  auto profile = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(profile) << profile.error().message;
+  EXPECT_EQ(profile->vfs.transfers, 8u);
+  flags.transfers = 16;
+  auto flag = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(flag) << flag.error().message;
+  EXPECT_EQ(flag->vfs.transfers, 16u);
+  flags.transfers = 0;
+  auto bad = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().errnum, EINVAL);
+  EXPECT_NE(bad.error().message.find("--transfers"), std::string::npos);
+}
+
 TEST(ParseSize, BytesAndPowersOf1024AndClearErrors) {
   EXPECT_EQ(parse_size("4096").value(), 4096u);
   EXPECT_EQ(parse_size("512K").value(), 512u << 10);

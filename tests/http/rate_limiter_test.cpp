@@ -73,7 +73,11 @@ TEST(RateLimiter, AnnouncedLimitReplacesTheAssumption) {
   ASSERT_TRUE(first.granted);
   // The service says 600 a minute, 599 left after this one: the guess no longer holds anything back.
   limiter.learn("pin", window(600, 599, t0 + 60s), first.ticket, t0);
-  EXPECT_EQ(granted_at(limiter, "pin", t0, 599), 599);
+  for (int i = 0; i < 599; ++i) {  // each answered before the window ends (none still in flight)
+    auto g = limiter.try_acquire("pin", t0);
+    ASSERT_TRUE(g.granted) << i;
+    limiter.learn("pin", RateAnnouncement{}, g.ticket, t0);
+  }
   auto next = limiter.try_acquire("pin", t0 + 1s);
   EXPECT_FALSE(next.granted);  // the window is spent: wait for its reset, not for a guess
   EXPECT_EQ(next.wait, 59s);
@@ -89,6 +93,36 @@ TEST(RateLimiter, RequestsSentAfterTheAnsweredOneCountAgainstWhatRemains) {
   // A late reply from before: it cannot give back what is already spent.
   limiter.learn("c", window(10, 8, t0 + 60s), a.ticket + 1, t0);
   EXPECT_EQ(limiter.announced("c", t0)->remaining, 0);
+}
+
+// Concurrent uploads (--transfers): a reply may overtake requests granted before it, which the service has
+// not counted yet; they still land in its window.
+TEST(RateLimiter, RequestsGrantedBeforeTheAnsweredOneAndStillInFlightCountToo) {
+  RateLimiter limiter;
+  const auto a = limiter.try_acquire("c", t0);
+  ASSERT_EQ(granted_at(limiter, "c", t0, 2), 2);
+  const auto d = limiter.try_acquire("c", t0);  // a, b, c and d in flight; d's reply comes first
+  limiter.learn("c", window(10, 9, t0 + 60s), d.ticket, t0);
+  EXPECT_EQ(granted_at(limiter, "c", t0, 20), 6);             // 10 in the window with a, b, c and d
+  limiter.learn("c", window(10, 8, t0 + 60s), a.ticket, t0);  // nothing given back
+  EXPECT_EQ(limiter.announced("c", t0)->remaining, 0);
+}
+
+TEST(RateLimiter, RequestsInFlightAtALocalRolloverCountInTheNewWindow) {
+  RateLimiter limiter;
+  const auto a = limiter.try_acquire("c", t0);
+  limiter.learn("c", window(4, 3, t0 + 60s), a.ticket, t0);
+  const auto b = limiter.try_acquire("c", t0 + 59s);
+  ASSERT_EQ(granted_at(limiter, "c", t0 + 59s, 2), 2);  // b, c, d in flight as the window ends
+  // They may reach the service after its reset: only one more fits the new window.
+  EXPECT_EQ(granted_at(limiter, "c", t0 + 60s, 4), 1);
+  limiter.learn("c", window(4, 3, t0 + 120s), b.ticket, t0 + 60s);  // b counted in the new window
+  EXPECT_EQ(granted_at(limiter, "c", t0 + 60s, 4), 0);
+  // A request that failed without a reply is answered too: it no longer holds a place.
+  limiter.learn("c", RateAnnouncement{}, b.ticket + 1, t0 + 61s);
+  limiter.learn("c", RateAnnouncement{}, b.ticket + 2, t0 + 61s);
+  limiter.learn("c", RateAnnouncement{}, b.ticket + 3, t0 + 61s);
+  EXPECT_EQ(granted_at(limiter, "c", t0 + 120s, 10), 4);
 }
 
 TEST(RateLimiter, NewWindowRestoresWhatTheServiceSays) {

@@ -25,6 +25,7 @@ struct MountFlags {
       cache_size;  // the content cache's bound: bytes, or with K/M/G/T (powers of 1024)
   std::optional<double> reconcile_interval;                     // seconds; 0 = only the first listing
   std::optional<double> rate_per_minute, list_rate_per_minute;  // assumed until the service announces its own
+  std::optional<int> transfers;                                 // async uploads at once
 };
 
 // One `[profiles.NAME]` table of the config file.
@@ -34,6 +35,7 @@ struct Profile {
   std::optional<int> cid_version;
   std::optional<double> poll_interval, rate_per_minute, list_rate_per_minute;
   std::optional<std::uint64_t> cache_max_bytes;
+  std::optional<int> transfers;
   std::optional<bool> tls_verify;
   ProfileCredentials credentials;
 };

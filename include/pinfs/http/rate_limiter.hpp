@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace pinfs::http {
@@ -69,8 +70,10 @@ class RateLimiter {
   // Blocks until try_acquire grants; woken early when an announcement or a block changes the picture.
   // Returns the ticket to hand to learn() with the reply.
   std::uint64_t acquire(const std::string& rate_class);
-  // The reply to the request holding `ticket` announced this. Requests granted after that ticket were not yet
-  // counted by the service when it answered, so they are taken off what it said remains.
+  // The request holding `ticket` is answered (call it for every grant, with an empty announcement when the
+  // request failed without a reply). Requests still in flight may not have been counted by the service when
+  // it answered, whether granted before or after this one (concurrent uploads), so they are taken off what it
+  // said remains; and when a window rolls over locally, the ones in flight count against the new window.
   void learn(const std::string& rate_class, const RateAnnouncement& announced, std::uint64_t ticket,
              Clock::time_point now);
   // Nothing of the class goes before `until` (a 429's Retry-After).
@@ -89,10 +92,11 @@ class RateLimiter {
     std::optional<TokenBucket> assumed;
     std::optional<Window> window;  // set by the first announcement, then the only rule
     Clock::time_point blocked_until{};
-    std::uint64_t granted = 0;  // tickets handed out
+    std::uint64_t granted = 0;          // tickets handed out
+    std::set<std::uint64_t> in_flight;  // granted, not yet answered (learn)
   };
   ClassState& state(const std::string& rate_class);  // mutex_ held
-  static void roll(Window& w, Clock::time_point now);
+  static void roll(ClassState& st, Clock::time_point now);
 
   std::mutex mutex_;  // guards classes_; leaf lock, released while waiting
   std::condition_variable changed_;

@@ -36,6 +36,9 @@ struct VfsOptions {
   // Added by the filesystem layer:
   // Async uploads: the first retry after this, doubling up to 60 s.
   std::chrono::milliseconds upload_retry_delay{1000};
+  // Async uploads at once (--transfers; rclone's default). Sync uploads run on each closing writer's own
+  // thread, so closes from different writers are concurrent whatever this says.
+  unsigned transfers = 4;
   bool dedupe = true;  // already pinned in the account (same CID) → no upload
   // The index is always asked; the service too (one list call) for files at least this big and for uploads
   // resumed from the journal, where a crash may have happened after the pin.
