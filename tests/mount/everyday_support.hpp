@@ -88,16 +88,6 @@ inline RunResult run_in(const std::string& dir, const std::string& command,
   return run_shell("cd " + shq(dir) + " && " + command, timeout);
 }
 
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::seconds timeout = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
-}
-
 // A clean unmount (`pinfs unmount` waits for pending uploads), then the same cache dir mounted again.
 inline ::testing::AssertionResult remount(PinfsMount& m) {
   auto r = m.pinfs({"unmount", m.mnt()});

@@ -17,16 +17,6 @@ std::string upload_path(const std::string& provider) {
   return provider == "aioz" ? "/api/pinning/" : "/pinning/pinFileToIPFS";
 }
 
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::seconds timeout = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
-}
-
 using Filesystem = MountTest;
 
 // [read.range] dd at offsets inside and across chunks returns exactly those bytes.

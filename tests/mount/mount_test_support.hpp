@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "../support/mount_fixture.hpp"
 
@@ -31,6 +34,17 @@ inline std::string cat(const std::string& path, std::chrono::seconds timeout = s
   if (r.exit_code != 0)
     return "<cat " + path + " failed (" + std::to_string(r.exit_code) + "): " + r.err + ">";
   return r.out;
+}
+
+// Polls condition every 100 ms until it holds or the timeout passes; its last answer.
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
 }
 
 // `pinfs cid FILE`'s CID.
