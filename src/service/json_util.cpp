@@ -68,7 +68,8 @@ std::optional<std::uint64_t> uint_member(const Value& object, const char* key) {
   const Value* v = member(object, key);
   if (!v) return std::nullopt;
   if (v->IsUint64()) return v->GetUint64();
-  if (v->IsDouble() && v->GetDouble() >= 0) return static_cast<std::uint64_t>(v->GetDouble());
+  if (v->IsDouble() && v->GetDouble() >= 0 && v->GetDouble() < 18446744073709551616.0)  // 2^64
+    return static_cast<std::uint64_t>(v->GetDouble());
   if (v->IsString()) {
     const std::string s(v->GetString(), v->GetStringLength());
     if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
