@@ -173,6 +173,24 @@ TEST_F(MountConfigTest, CacheSizeFlagOverridesTheProfileKey) {
   EXPECT_NE(bad.error().message.find("--cache-size"), std::string::npos) << bad.error().message;
 }
 
+// Debian's toml++ reaches __builtin_unreachable on some non-ASCII characters (tests/fuzz/corpus/config):
+// such a file is refused naming the line and the escape to use; the same text as \u escape is read.
+TEST_F(MountConfigTest, CharactersTheTomlLibraryMishandlesAreRefusedWithTheEscapeToUse) {
+  write_config("[profiles.work]\nprovider = \"pinata\"\ncache_dir = \"/srv/caf\u00e9\"\n");
+  MountFlags flags;
+  flags.profile = "work";
+  auto refused = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().errnum, EINVAL);
+  EXPECT_NE(refused.error().message.find(":3: character U+00E9"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("\\u00E9"), std::string::npos) << refused.error().message;
+  write_config("[profiles.work]\nprovider = \"pinata\"\ncache_dir = \"/srv/caf\\u00e9\"\n");
+  auto read = resolve_mount_config(flags, fake_env(vars()));
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(read->vfs.cache_dir, "/srv/caf\u00e9");
+}
+
 TEST_F(MountConfigTest, DefaultCacheDirIsNamedAfterTheProfile) {
   write_config("[profiles.home]\nprovider = \"pinata\"\n");
   MountFlags flags;
