@@ -60,6 +60,10 @@ std::string insert_suffix(std::string_view name, std::string_view suffix) {
   return std::string(name.substr(0, dot)) + "~" + std::string(suffix) + std::string(name.substr(dot));
 }
 
+std::string cid_suffixed(std::string_view name, std::string_view cid) {
+  return insert_suffix(name, cid.size() > 8 ? cid.substr(cid.size() - 8) : cid);
+}
+
 std::vector<std::string> shown_names(const std::vector<service::Pin>& pins) {
   std::vector<PinName> slim;
   slim.reserve(pins.size());
@@ -77,10 +81,7 @@ std::vector<std::string> shown_names(const std::vector<PinName>& pins) {
   std::map<std::string, std::vector<std::size_t>> second;
   for (const auto& [name, members] : groups) {
     if (members.size() < 2) continue;
-    for (auto i : members) {
-      const std::string& cid = pins[i].cid;
-      names[i] = insert_suffix(name, cid.size() > 8 ? std::string_view(cid).substr(cid.size() - 8) : cid);
-    }
+    for (auto i : members) names[i] = cid_suffixed(name, pins[i].cid);
   }
   for (std::size_t i = 0; i < pins.size(); ++i) second[names[i]].push_back(i);
   for (const auto& [name, members] : second) {

@@ -323,8 +323,7 @@ std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
       return it != pin_names_.end() && it->second != key;
     };
     if (taken(name)) {
-      const std::string& cid = pin.cid;
-      name = insert_suffix(base, cid.size() > 8 ? std::string_view(cid).substr(cid.size() - 8) : cid);
+      name = cid_suffixed(base, pin.cid);
       if (taken(name)) name += "~" + escape_name(pin.id);
     }
     pin_names_[name] = key;

@@ -18,6 +18,8 @@ std::string unescape_name(std::string_view shown);
 
 // "stem~suffix.ext" (suffix before the last extension; a leading dot does not start an extension).
 std::string insert_suffix(std::string_view name, std::string_view suffix);
+// [names.collision]'s first suffix: the last 8 characters of the CID, before the extension.
+std::string cid_suffixed(std::string_view name, std::string_view cid);
 
 // Shown names of pins, index-aligned with the input: escaped metadata name (CID when empty); when several
 // pins share a shown name, each becomes stem~<last 8 chars of its CID>.ext; if that still collides (the same
