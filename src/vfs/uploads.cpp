@@ -516,7 +516,12 @@ void Uploads::pinned_in_directory_locked(const FilePtr& file) {
 }
 
 void Uploads::adopt_job_pins() {
-  std::vector<std::pair<FilePtr, service::Pin>> adopted;
+  struct Adopted {
+    FilePtr file;
+    service::Pin pin;
+    std::string name_now;  // what the file is called now, when not the job's name
+  };
+  std::vector<Adopted> adopted;
   {
     std::lock_guard lock(mu_);
     for (auto it = job_files_.begin(); it != job_files_.end();) {
@@ -528,12 +533,9 @@ void Uploads::adopt_job_pins() {
         ++it;
         continue;
       }
-      // Renamed or removed while the job ran (rsync's temp name): the pin follows once it exists.
-      if (file->deleted)
-        follow_ups_.push_back({*found, ""});
-      else if (file->name != file->job_name)
-        follow_ups_.push_back({*found, file->name});
+      // Removed while the job ran: the pin is unpinned once it exists.
       if (file->deleted) {
+        follow_ups_.push_back({*found, ""});
         file->state = UploadState::Pinned;
         ::unlink(file->staging.c_str());
         if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
@@ -541,13 +543,24 @@ void Uploads::adopt_job_pins() {
         files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
       } else {
         adopt_locked(file, *found);
-        adopted.emplace_back(file, *found);
+        adopted.push_back({file, *found, file->name != file->job_name ? file->name : std::string{}});
       }
       it = job_files_.erase(it);
     }
     if (!follow_ups_.empty()) wake_.notify_all();
   }
-  for (auto& [file, pin] : adopted) announce_pinned(file, pin);
+  for (auto& [file, pin, name_now] : adopted) {
+    // Renamed while the job ran (rsync's temp name): the pin takes the name before the file shows as
+    // pinned, so no listing ever shows it under the temp name, or the new name as missing.
+    if (!name_now.empty()) {
+      ++counters_.renames;
+      if (auto renamed = service_->rename(pin, name_now))
+        pin = *renamed;
+      else
+        spdlog::warn("renaming {} to {} failed: {}", pin.name, name_now, renamed.error().describe());
+    }
+    announce_pinned(file, pin);
+  }
 }
 
 void Uploads::worker_loop() {

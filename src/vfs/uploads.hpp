@@ -76,7 +76,8 @@ class Uploads {
   // Waits (mu_ not held) until no upload of file is running, or timeout.
   void wait_settled(const FilePtr& file, std::chrono::milliseconds timeout);
 
-  // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin.
+  // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin, renamed
+  // first (a network call, outside the lock) when the file was renamed while the job ran.
   void adopt_job_pins();
   // One pass of the background work on the caller's thread.
   void run_once();

@@ -200,6 +200,10 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
   std::optional<std::string> late_mtime;  // set after the upload took its keyvalues, or an adopted pin's
   {
     auto lock = ns_->lock();
+    // A job's pin the listing already named (under the temp name it was renamed from) is not new: its
+    // old name must go, which only the full rebuild of the names does.
+    auto known = ns_->index().find(cache::pin_key(pin));
+    const bool is_new = !known || known->name == pin.name;
     ns_->index().upsert(pin);  // with the names below in one step: no full rebuild of them per new file
     ns_->set_file_size(pin.cid, file->size);  // the bytes written here, whatever size the service reports
     auto node = ns_->node(file->ino);
@@ -218,7 +222,7 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
     data.verified = verified && !file->cid.empty();
     node->data = std::move(data);
     ns_->alias(node, "pin:" + cache::pin_key(pin));
-    ns_->pin_added(pin, node);
+    if (is_new) ns_->pin_added(pin, node);
   }
   if (late_mtime) {
     auto row = ns_->index().find(cache::pin_key(pin));

@@ -250,14 +250,18 @@ TEST_F(Writing, write_dedupe_then_rename_while_the_job_runs_names_the_pin) {
   ASSERT_TRUE(vfs_->rename(kRootIno, ".copy.bin.Xy12", kRootIno, "copy.bin", 0));
   EXPECT_EQ(fake_->counters().upload_file.load(), 0u);
   EXPECT_EQ(fake_->complete_jobs(), 1u);
-  ASSERT_TRUE(vfs_->refresh());  // the job's pin appears under the temp name…
-  vfs_->run_background_once();   // …and is renamed to what the file is called now
-  for (int i = 0; i < 500 && !fake_->find_by_name("copy.bin"); ++i)  // or the worker thread renames it
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // The job's pin appears under the temp name and is renamed to what the file is called now before the
+  // file shows as pinned: never a moment where copy.bin is missing or the temp name is listed.
+  ASSERT_TRUE(vfs_->refresh());
   ASSERT_TRUE(fake_->find_by_name("copy.bin"));
+  EXPECT_TRUE(walk("/copy.bin"));
+  auto names = ls();
+  EXPECT_EQ(std::find(names.begin(), names.end(), ".copy.bin.Xy12"), names.end());
   EXPECT_FALSE(fake_->find_by_name(".copy.bin.Xy12"));
   EXPECT_EQ(fake_->find_by_name("copy.bin")->cid, original.cid);
-  EXPECT_EQ(*cat("/copy.bin"), "shared content");
+  auto read = cat("/copy.bin");
+  ASSERT_TRUE(read) << read.error().describe();
+  EXPECT_EQ(*read, "shared content");
   EXPECT_EQ(xattr("/copy.bin", "user.pinfs.status"), "pinned");
 }
 
