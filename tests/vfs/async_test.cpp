@@ -60,7 +60,7 @@ TEST_F(Async, durable_staged_journal_resumes_on_the_next_mount) {
   fake_->clear_failures();
   start();  // a new mount over the same cache dir
   EXPECT_TRUE(eventually([&] { return fake_->find_by_name("survivor.txt").has_value(); }));
-  EXPECT_EQ(*cat("/survivor.txt"), "must not be lost");
+  EXPECT_EQ(cat_text("/survivor.txt"), "must not be lost");
 }
 
 TEST_F(Async, write_async_shutdown_waits_for_uploads) {
@@ -114,8 +114,8 @@ TEST_F(Async, mkdir_directory_pin_after_quiet_delay) {
   auto names = ls("/album");
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"a.jpg", "b.jpg", "raw"}));
-  EXPECT_EQ(*cat("/album/raw/c.cr2"), "raw!");
-  EXPECT_EQ(*cat("/album/b.jpg"), pattern(300000));
+  EXPECT_EQ(cat_text("/album/raw/c.cr2"), "raw!");
+  EXPECT_EQ(cat_text("/album/b.jpg"), pattern(300000));
 }
 
 TEST_F(Async, mkdir_directory_pin_on_fsync_of_the_directory) {
@@ -215,7 +215,7 @@ TEST_F(Async, transfers_upload_n_files_at_once_and_each_exactly_once) {
   for (int i = 0; i < kFiles; ++i) {
     EXPECT_EQ(pins_named(*fake_, name_of(i)), 1) << name_of(i);
     EXPECT_EQ(gate.uploads[name_of(i)], 1) << name_of(i);
-    EXPECT_EQ(*cat("/" + name_of(i)), "distinct bytes " + std::to_string(i));
+    EXPECT_EQ(cat_text("/" + name_of(i)), "distinct bytes " + std::to_string(i));
   }
   EXPECT_TRUE(std::filesystem::is_empty(options_.cache_dir + "/staging"));
 }
@@ -354,7 +354,7 @@ TEST_F(Async, transfers_durable_journal_resumes_every_queued_file_once) {
   EXPECT_TRUE(eventually([&] { return fake_->pins().size() == kFiles; }));
   for (int i = 0; i < kFiles; ++i) {
     EXPECT_EQ(pins_named(*fake_, name_of(i)), 1) << name_of(i);
-    EXPECT_EQ(*cat("/" + name_of(i)), "kept " + std::to_string(i));
+    EXPECT_EQ(cat_text("/" + name_of(i)), "kept " + std::to_string(i));
   }
 }
 

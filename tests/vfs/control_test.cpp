@@ -51,7 +51,7 @@ TEST_F(Control, control_readonly_by_cid_addresses_every_pin) {
   start();
   auto names = ls("/.pinfs/by-cid");
   EXPECT_EQ(names, std::vector<std::string>{pin.cid});
-  EXPECT_EQ(*cat("/.pinfs/by-cid/" + pin.cid), "by cid content");
+  EXPECT_EQ(cat_text("/.pinfs/by-cid/" + pin.cid), "by cid content");
   auto by_cid = walk("/.pinfs/by-cid/" + pin.cid);
   auto by_name = walk("/named.txt");
   EXPECT_EQ(by_cid->ino, by_name->ino);
@@ -79,7 +79,7 @@ TEST_F(Control, symlink_pin_by_cid_shows_link_then_the_pin) {
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->ino, link->ino);
   EXPECT_TRUE(S_ISREG(entry->attr.st_mode));
-  EXPECT_EQ(*cat("/fetched.txt"), "remote content");
+  EXPECT_EQ(cat_text("/fetched.txt"), "remote content");
 }
 
 TEST_F(Control, symlink_pin_by_cid_invalid_target_is_einval) {

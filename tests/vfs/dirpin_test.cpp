@@ -66,7 +66,7 @@ TEST_F(DirPin, removals_inside_a_pin_not_followed_by_its_removal_come_back) {
     return walk("/keep/a.txt") && walk("/keep/sub/b.txt");
   }));
   EXPECT_EQ(ls("/keep"), (std::vector<std::string>{"a.txt", "sub"}));
-  EXPECT_EQ(*cat("/keep/sub/b.txt"), "2");
+  EXPECT_EQ(cat_text("/keep/sub/b.txt"), "2");
   EXPECT_EQ(fake_->counters().unpin.load(), 0u);
   EXPECT_EQ(fake_->pins().size(), 1u);
 }
@@ -154,7 +154,7 @@ TEST_F(DirUpload, empty_directories_are_kept_in_the_pin) {
   EXPECT_EQ(ls("/fresh"), (std::vector<std::string>{"empty", "f", "s"}));
   EXPECT_EQ(ls("/fresh/s"), (std::vector<std::string>{"e2", "g"}));
   EXPECT_TRUE(ls("/fresh/empty").empty());
-  EXPECT_EQ(*cat("/fresh/s/g"), "inner file");
+  EXPECT_EQ(cat_text("/fresh/s/g"), "inner file");
   EXPECT_EQ(xattr("/fresh", "user.pinfs.status"), "pinned");
   EXPECT_EQ(xattr("/fresh", "user.pinfs.verified"), "true");
   // The same tree imported by the fake from scratch has the pin's CID.
@@ -189,7 +189,7 @@ TEST_F(DirUpload, a_wrong_directory_cid_fails_and_keeps_everything_staged) {
   EXPECT_TRUE(xattr("/fresh", "user.pinfs.status").starts_with("failed: CID mismatch"))
       << xattr("/fresh", "user.pinfs.status");
   EXPECT_NE(vfs_->status_json().find("failed: CID mismatch"), std::string::npos);
-  EXPECT_EQ(*cat("/fresh/s/g"), "inner file");  // still the staged file
+  EXPECT_EQ(cat_text("/fresh/s/g"), "inner file");  // still the staged file
   // Not retried by the quiet pass while the tree is unchanged (the answer would be the same).
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   vfs_->run_background_once();
@@ -199,7 +199,7 @@ TEST_F(DirUpload, a_wrong_directory_cid_fails_and_keeps_everything_staged) {
   ASSERT_TRUE(ok) << ok.error().describe();
   EXPECT_EQ(xattr("/fresh", "user.pinfs.status"), "pinned");
   EXPECT_EQ(ls("/fresh"), (std::vector<std::string>{"empty", "f", "s"}));
-  EXPECT_EQ(*cat("/fresh/f"), "top file");
+  EXPECT_EQ(cat_text("/fresh/f"), "top file");
 }
 
 }  // namespace

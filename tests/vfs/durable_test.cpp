@@ -58,7 +58,7 @@ TEST_F(Durable, durable_staged_row_written_at_create_and_interrupted_file_kept) 
 
   start();
   EXPECT_EQ(xattr("/half.bin", "user.pinfs.status"), "failed: interrupted");
-  EXPECT_EQ(*cat("/half.bin"), part);  // its bytes kept
+  EXPECT_EQ(cat_text("/half.bin"), part);  // its bytes kept
   auto entry = walk("/half.bin");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->attr.st_size, static_cast<off_t>(part.size()));
@@ -150,7 +150,7 @@ TEST_F(Durable, durable_staged_orphans_are_adopted_or_removed_at_start) {
   { std::ofstream(options_.cache_dir + "/staging/empty.data"); }
   start();
   EXPECT_FALSE(std::filesystem::exists(options_.cache_dir + "/staging/empty.data"));
-  EXPECT_EQ(*cat("/recovered-orphan.data"), "precious bytes");
+  EXPECT_EQ(cat_text("/recovered-orphan.data"), "precious bytes");
   EXPECT_EQ(xattr("/recovered-orphan.data", "user.pinfs.status"), "failed: interrupted");
   EXPECT_EQ(rows().size(), 1u);  // every staged file has its row
   ASSERT_TRUE(vfs_->unlink(kRootIno, "recovered-orphan.data"));
@@ -175,7 +175,7 @@ TEST_F(Durable, durable_staged_interrupted_file_reopened_and_closed_is_uploaded)
   ASSERT_TRUE(vfs_->flush(opened->fh));
   vfs_->release(opened->fh);
   EXPECT_EQ(pins_named("resume.txt"), 1u);
-  EXPECT_EQ(*cat("/resume.txt"), "abcdef");
+  EXPECT_EQ(cat_text("/resume.txt"), "abcdef");
   EXPECT_TRUE(rows().empty());
 }
 

@@ -188,7 +188,7 @@ TEST_F(Listing, names_collision_in_root) {
   auto suffix = [](const std::string& cid) { return "same~" + cid.substr(cid.size() - 8) + ".txt"; };
   EXPECT_NE(std::find(names.begin(), names.end(), suffix(a.cid)), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), suffix(b.cid)), names.end());
-  EXPECT_EQ(*cat("/" + suffix(b.cid)), "content B");
+  EXPECT_EQ(cat_text("/" + suffix(b.cid)), "content B");
 }
 
 // A file being written hides a pin of the same name that appeared meanwhile; once pinned, the two pins share
@@ -238,8 +238,8 @@ TEST_F(Listing, dirpins_browse_nested_directories) {
   auto small = walk("/site/index.html");
   ASSERT_TRUE(small);
   EXPECT_EQ(small->attr.st_size, 7);  // raw leaf: size from the link's Tsize
-  EXPECT_EQ(*cat("/site/img/logo.png"), big);
-  EXPECT_EQ(*cat("/site/img/x/deep.txt"), "d");
+  EXPECT_EQ(cat_text("/site/img/logo.png"), big);
+  EXPECT_EQ(cat_text("/site/img/x/deep.txt"), "d");
 }
 
 TEST_F(Listing, lookup_counts_forget_drops_pin_inode) {

@@ -91,7 +91,7 @@ TEST_F(Namespace, rename_replace_unpins_the_old_target_after_the_rename) {
   ASSERT_EQ(pins.size(), 1u);
   EXPECT_EQ(pins[0].cid, keep.cid);
   EXPECT_EQ(pins[0].name, "b");
-  EXPECT_EQ(*cat("/b"), "new content");
+  EXPECT_EQ(cat_text("/b"), "new content");
   (void)old;
 }
 
@@ -119,7 +119,7 @@ TEST_F(Namespace, rename_replace_local_onto_pin_unpins_after_upload) {
   ASSERT_EQ(pins.size(), 1u);
   EXPECT_EQ(pins[0].name, "doc.txt");
   EXPECT_NE(pins[0].cid, old.cid);
-  EXPECT_EQ(*cat("/doc.txt"), "v2");
+  EXPECT_EQ(cat_text("/doc.txt"), "v2");
 }
 
 TEST_F(Namespace, rename_noreplace_and_cross_directory) {

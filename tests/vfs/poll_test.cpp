@@ -129,7 +129,7 @@ TEST_F(Polling, negative_lookup_invalidated_by_the_refresh_that_brings_the_name)
   fake_->add_file("later.txt", "arrived");
   ASSERT_TRUE(vfs_->refresh());
   EXPECT_TRUE(notifier->notes().contains("entry 1 later.txt"));
-  EXPECT_EQ(*cat("/later.txt"), "arrived");
+  EXPECT_EQ(cat_text("/later.txt"), "arrived");
 }
 
 // Content is immutable: a file open for reading keeps reading when its pin is removed elsewhere.

@@ -16,7 +16,7 @@ TEST_F(Reading, read_range_returns_the_content) {
   auto content = pattern(3 * 1024 * 1024 + 17);
   fake_->add_file("big.bin", content);
   start();
-  EXPECT_EQ(*cat("/big.bin"), content);
+  EXPECT_EQ(cat_text("/big.bin"), content);
 }
 
 // A random read fetches the leaves it touches (256 KiB each), not a window: `dd skip=` stays small.
@@ -115,10 +115,10 @@ TEST_F(Reading, read_cache_second_read_never_touches_the_network) {
   auto content = pattern(5 << 20);
   fake_->add_file("cached.bin", content);
   start();
-  EXPECT_EQ(*cat("/cached.bin"), content);
+  EXPECT_EQ(cat_text("/cached.bin"), content);
   auto reads = fake_->counters().gateway_read.load();
   fake_->fail_next(service::FakeOp::GatewayRead, Error{EIO, "network down"}, -1);
-  EXPECT_EQ(*cat("/cached.bin"), content);
+  EXPECT_EQ(cat_text("/cached.bin"), content);
   EXPECT_EQ(fake_->counters().gateway_read.load(), reads);
 }
 
@@ -131,13 +131,13 @@ TEST_F(Reading, read_gateway_error_is_the_errno) {
   auto got = cat("/f");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().errnum, ETIMEDOUT);
-  EXPECT_EQ(*cat("/f"), "abc");  // a failure is not cached
+  EXPECT_EQ(cat_text("/f"), "abc");  // a failure is not cached
   fake_->fail_next(service::FakeOp::GatewayRead, Error{EIO, "503 after retries"}, -1);
   got = cat("/big");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().errnum, EIO);
   fake_->clear_failures();
-  EXPECT_EQ(*cat("/big"), big);
+  EXPECT_EQ(cat_text("/big"), big);
 }
 
 TEST_F(Reading, read_cache_is_bounded_by_size) {
@@ -146,12 +146,12 @@ TEST_F(Reading, read_cache_is_bounded_by_size) {
   fake_->add_file("a", a);
   fake_->add_file("b", b);
   start();
-  EXPECT_EQ(*cat("/a"), a);
-  EXPECT_EQ(*cat("/b"), b);  // evicts a
+  EXPECT_EQ(cat_text("/a"), a);
+  EXPECT_EQ(cat_text("/b"), b);  // evicts a
   auto before = fake_->counters().gateway_read.load();
-  EXPECT_EQ(*cat("/b"), b);
+  EXPECT_EQ(cat_text("/b"), b);
   EXPECT_EQ(fake_->counters().gateway_read.load(), before);
-  EXPECT_EQ(*cat("/a"), a);
+  EXPECT_EQ(cat_text("/a"), a);
   EXPECT_GT(fake_->counters().gateway_read.load(), before);
 }
 
@@ -186,7 +186,7 @@ TEST_F(Reading, read_cache_cached_range_is_a_slice_of_the_cache_file) {
   auto opened = vfs_->open(entry->ino, O_RDONLY);
   ASSERT_TRUE(opened);
   EXPECT_FALSE(vfs_->read_cached(opened->fh, 4096, 8192).has_value());
-  ASSERT_EQ(*cat("/c.bin"), content);
+  ASSERT_EQ(cat_text("/c.bin"), content);
   auto slice = vfs_->read_cached(opened->fh, (2 << 20) + 5, 1 << 20);
   ASSERT_TRUE(slice.has_value());
   EXPECT_EQ(slice->offset, (2u << 20) + 5);

@@ -55,7 +55,7 @@ TEST_F(Reopen, write_reopen_sync_writes_after_a_dup_close_pin_the_final_content_
   EXPECT_EQ(pin->size, 6u);
   EXPECT_EQ(fake_->counters().upload_file.load(), 3u);
   EXPECT_EQ(fake_->counters().unpin.load(), 2u);
-  EXPECT_EQ(*cat("/log.txt"), "a\nb\nc\n");
+  EXPECT_EQ(cat_text("/log.txt"), "a\nb\nc\n");
   EXPECT_EQ(walk("/log.txt")->ino, created->entry.ino);  // the same inode throughout
   EXPECT_EQ(xattr("/log.txt", "user.pinfs.status"), "pinned");
   EXPECT_TRUE(std::filesystem::is_empty(options_.cache_dir + "/staging"));
@@ -86,7 +86,7 @@ TEST_F(Reopen, write_reopen_async_queued_upload_is_cancelled) {
   EXPECT_TRUE(eventually([&] { return xattr("/log.txt", "user.pinfs.status") == "pinned"; }));
   EXPECT_TRUE(eventually([&] { return pins_named(*fake_, "log.txt") == 1; }));
   EXPECT_EQ(fake_->find_by_name("log.txt")->size, 4u);
-  EXPECT_EQ(*cat("/log.txt"), "a\nb\n");
+  EXPECT_EQ(cat_text("/log.txt"), "a\nb\n");
   EXPECT_LE(fake_->counters().upload_file.load(), 2u);
   EXPECT_TRUE(eventually([&] { return std::filesystem::is_empty(options_.cache_dir + "/staging"); }));
 }
@@ -100,7 +100,7 @@ TEST_F(Reopen, write_reopen_async_every_dup_close_ends_in_one_pin) {
   EXPECT_TRUE(eventually([&] { return xattr("/log.txt", "user.pinfs.status") == "pinned"; }));
   EXPECT_TRUE(eventually([&] { return pins_named(*fake_, "log.txt") == 1; }));
   EXPECT_EQ(fake_->find_by_name("log.txt")->size, 6u);
-  EXPECT_EQ(*cat("/log.txt"), "a\nb\nc\n");
+  EXPECT_EQ(cat_text("/log.txt"), "a\nb\nc\n");
 }
 
 TEST_F(Reopen, write_reopen_content_pinned_elsewhere_leaves_no_job_pin_behind) {
@@ -122,7 +122,7 @@ TEST_F(Reopen, write_reopen_content_pinned_elsewhere_leaves_no_job_pin_behind) {
   EXPECT_EQ(pins_named(*fake_, "log.txt"), 1u);
   EXPECT_EQ(fake_->find_by_name("log.txt")->size, 4u);
   EXPECT_TRUE(fake_->find_by_name("other.txt"));
-  EXPECT_EQ(*cat("/log.txt"), "a\nb\n");
+  EXPECT_EQ(cat_text("/log.txt"), "a\nb\n");
 }
 
 TEST_F(Mtime, attr_mtime_set_before_close_goes_with_the_upload) {

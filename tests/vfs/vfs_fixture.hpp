@@ -109,6 +109,12 @@ class VfsFixture : public ::testing::Test {
     return out;
   }
 
+  // cat() for comparing: a failed read is a readable mismatch, not a crash on an empty result.
+  std::string cat_text(const std::string& path) {
+    auto read = cat(path);
+    return read ? *read : "<cat " + path + " failed: " + read.error().describe() + ">";
+  }
+
   // create + sequential writes in pieces + flush (close()'s result) + release.
   Result<void> put(const std::string& name, const std::string& content, Ino parent = kRootIno,
                    std::size_t piece = 4096) {

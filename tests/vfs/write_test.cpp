@@ -39,7 +39,7 @@ TEST_F(Writing, write_sync_close_returns_after_the_pin_with_matching_cid) {
   EXPECT_EQ(xattr("/new.bin", "user.pinfs.cid"), pin->cid);
   EXPECT_EQ(xattr("/new.bin", "user.pinfs.verified"), "true");
   EXPECT_EQ(staged_files(options_.cache_dir), 0u);  // [durable.staged] deleted only after the pin
-  EXPECT_EQ(*cat("/new.bin"), content);
+  EXPECT_EQ(cat_text("/new.bin"), content);
   EXPECT_EQ(fake_->counters().gateway_read.load(), 0u);  // [read.cache] the staged copy became the cache
 }
 
@@ -102,7 +102,7 @@ TEST_F(Writing, write_sync_failure_is_eio_and_data_stays_staged) {
   EXPECT_FALSE(fake_->find_by_name("fails.txt"));
   EXPECT_EQ(staged_files(options_.cache_dir), 1u);
   EXPECT_EQ(xattr("/fails.txt", "user.pinfs.status").rfind("failed: ", 0), 0u);
-  EXPECT_EQ(*cat("/fails.txt"), "precious");  // still there, still readable
+  EXPECT_EQ(cat_text("/fails.txt"), "precious");  // still there, still readable
   auto entry = walk("/fails.txt");
   EXPECT_EQ(entry->attr.st_mode, S_IFREG | 0644);  // not shown as pinned
   // Closing again (or unmounting) retries from the staged copy.
@@ -127,7 +127,7 @@ TEST_F(Writing, write_local_edits_reopen_with_trunc_after_a_failed_upload) {
   auto pin = fake_->find_by_name("again.txt");
   ASSERT_TRUE(pin);
   EXPECT_EQ(pin->cid, cid_of("second"));
-  EXPECT_EQ(*cat("/again.txt"), "second");
+  EXPECT_EQ(cat_text("/again.txt"), "second");
 }
 
 TEST_F(Writing, write_sync_flush_of_a_dup_before_any_write_does_not_upload) {
@@ -167,7 +167,7 @@ TEST_F(Writing, write_sync_pins_without_an_id_in_the_reply_stay_distinct) {
   auto after = walk("/one.txt");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->ino, before->ino);
-  EXPECT_EQ(*cat("/two.txt"), "second");
+  EXPECT_EQ(cat_text("/two.txt"), "second");
   ASSERT_TRUE(vfs_->unlink(kRootIno, "one.txt"));
   EXPECT_FALSE(fake_->find_by_name("one.txt"));
   EXPECT_TRUE(fake_->find_by_name("two.txt"));
@@ -239,7 +239,7 @@ TEST_F(Writing, write_dedupe_large_file_pinned_elsewhere_is_not_uploaded) {
   EXPECT_EQ(fake_->counters().upload_file.load(), 0u);
   EXPECT_EQ(fake_->counters().pin_by_cid.load(), 1u);
   EXPECT_EQ(xattr("/mine.bin", "user.pinfs.status"), "searching");
-  EXPECT_EQ(*cat("/mine.bin"), big);  // still readable from the staged copy meanwhile
+  EXPECT_EQ(cat_text("/mine.bin"), big);  // still readable from the staged copy meanwhile
 }
 
 TEST_F(Writing, write_dedupe_then_rename_while_the_job_runs_names_the_pin) {
