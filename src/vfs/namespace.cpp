@@ -219,6 +219,17 @@ void Namespace::rebuild_names() {
     names_generation_ += credit;  // only pins that pin_added() already named changed the index
     return;
   }
+  // The first listing streamed every name already (stream_names): when no two pins met on a name and the
+  // names cover exactly the index, the full rebuild would give the same names, so it is skipped. On a
+  // large account it is the peak of the mount's memory (every name held twice, DESIGN.md §7).
+  if (std::exchange(streamed_, false) && !stream_collided_ && !names_complete_ &&
+      index_->sync_state().complete && names_generation_ + credit == index_->generation() &&
+      pin_names_.size() == index_->size()) {
+    names_generation_ += credit;
+    names_complete_ = true;
+    return;
+  }
+  stream_collided_ = false;
   // Until the index is complete the names come from a first listing in progress: the kernel learns them
   // as they stream, so there is nothing to take back.
   const bool first = !names_complete_;
@@ -313,6 +324,7 @@ std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
   // The page is already in the index (its generation moved): it is what changed. Anything else the index
   // learnt meanwhile (an upload's pin) is named by the rebuild at the end of the listing.
   names_complete_ = false;
+  streamed_ = true;
   out.reserve(page.size());
   for (const auto& pin : page) {
     auto key = cache::pin_key(pin);
@@ -323,6 +335,7 @@ std::vector<std::pair<std::string, std::string>> Namespace::stream_names(
       return it != pin_names_.end() && it->second != key;
     };
     if (taken(name)) {
+      stream_collided_ = true;  // the full rebuild suffixes both (shown_names)
       name = cid_suffixed(base, pin.cid);
       if (taken(name)) name += "~" + escape_name(pin.id);
     }

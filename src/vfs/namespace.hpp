@@ -122,6 +122,8 @@ class Namespace {
   std::uint64_t names_generation_ = ~0ull;
   std::uint64_t names_credit_ = 0;  // index bumps since names_generation_ that pin_added() accounted for
   bool names_complete_ = false;     // pin_names_ was built from a complete index
+  bool streamed_ = false;           // stream_names() named pages since the last rebuild_names()
+  bool stream_collided_ = false;    // …and two pins met on one name (the rebuild names them differently)
   std::map<std::string, Ino> root_locals_;  // shown name → new file / new dir / pending link
   std::vector<service::PinJob> jobs_;       // pin-by-CID jobs started here (and Pinata's job list)
   std::map<Ino, PendingRemoval> removals_;

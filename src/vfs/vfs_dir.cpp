@@ -348,14 +348,16 @@ Result<void> Vfs::next_root_page(DirHandle& handle) {
   // Names are as of this page: a pin shown earlier keeps the name it was shown under in this listing even
   // if a later page brings a namesake (both are suffixed from then on; docs/SEMANTICS.md [list.stream]).
   const auto& locals = ns_->root_locals();
-  if (!complete) {  // this page's pins only: O(page), not O(account)
+  // This page's pins only: O(page), not O(account). A listing of one page is named whole, as the index.
+  if (!pins.empty() && (!complete || !s.shown.empty())) {
     auto named = ns_->stream_names(pins);
     for (std::size_t i = 0; i < named.size(); ++i) {
       const auto& [name, key] = named[i];
       if (locals.contains(name) || !s.shown.insert(key).second) continue;
       handle.items.emplace_back(name, ns_->pin_node(pins[i], name));
     }
-  } else {
+  }
+  if (complete) {  // what the streamed pages did not show: names the full rebuild changed, pins added here
     ns_->rebuild_names();
     reconcile_links();
     for (const auto& [name, key] : ns_->pin_names()) {

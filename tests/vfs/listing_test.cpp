@@ -161,6 +161,39 @@ TEST_F(Listing, list_stream_entries_arrive_page_by_page) {
   EXPECT_EQ(fake_->counters().list.load(), 8u);
 }
 
+// A namesake on the last page of a streamed listing: the name returned earlier stays in that listing, and
+// once it is complete both carry the suffix (the full renaming runs; without a collision it is skipped).
+TEST_F(Listing, list_stream_namesake_on_the_last_page_suffixes_both_once_complete) {
+  service::Capabilities caps;
+  caps.max_page_size = 7;
+  caps.metadata_update = true;
+  fake_->set_capabilities(caps);
+  auto first = fake_->add_file("same.txt", "first");
+  for (int i = 0; i < 19; ++i) fake_->add_file("f" + std::to_string(i), "x" + std::to_string(i));
+  auto last = fake_->add_file("same.txt", "last");
+  start();
+  std::set<std::string> streamed;
+  auto dh = vfs_->opendir(kRootIno);
+  ASSERT_TRUE(dh);
+  for (std::uint64_t offset = 0;;) {
+    auto items = vfs_->readdir(*dh, offset, 5);
+    ASSERT_TRUE(items);
+    if (items->empty()) break;
+    for (const auto& item : *items) streamed.insert(item.name);
+    offset += items->size();
+  }
+  vfs_->releasedir(*dh);
+  auto suffix = [](const std::string& cid) { return "same~" + cid.substr(cid.size() - 8) + ".txt"; };
+  EXPECT_EQ(streamed.size(), 21u + 3u);        // ".", ".." and the control directory
+  EXPECT_TRUE(streamed.contains("same.txt"));  // page 1 showed it before the namesake came
+  auto names = ls();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "same.txt"), 0);
+  EXPECT_EQ(cat_text("/" + suffix(first.cid)), "first");
+  EXPECT_EQ(cat_text("/" + suffix(last.cid)), "last");
+  EXPECT_EQ(cat_text("/f18"), "x18");
+  EXPECT_EQ(names.size(), 22u);  // and the control directory
+}
+
 TEST_F(Listing, consistency_poll_remote_changes_after_refresh) {
   fake_->add_file("one", "1");
   start();
