@@ -1,7 +1,8 @@
 #include "pinfs/vfs/names.hpp"
 
+#include <algorithm>
 #include <cctype>
-#include <map>
+#include <cstdint>
 
 namespace pinfs::vfs {
 
@@ -71,23 +72,42 @@ std::vector<std::string> shown_names(const std::vector<service::Pin>& pins) {
   return shown_names(slim);
 }
 
+namespace {
+
+// Index runs of equal names (sorted by name, not by a map of groups: on 100,000 pins the map was the largest
+// thing a rebuild held); each member of a run of two or more is renamed by `rename`.
+void rename_runs(std::vector<std::string>& names, const std::function<std::string(std::size_t)>& rename) {
+  std::vector<std::uint32_t> order(names.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return names[a] < names[b]; });
+  std::vector<std::uint32_t> members;
+  for (std::size_t at = 0; at < order.size();) {
+    std::size_t end = at + 1;
+    while (end < order.size() && names[order[end]] == names[order[at]]) ++end;
+    if (end - at >= 2) {
+      members.assign(order.begin() + at, order.begin() + end);
+      for (auto i : members) names[i] = rename(i);  // after the run is read: its names change
+    }
+    at = end;
+  }
+}
+
+}  // namespace
+
+void suffix_collisions(std::vector<std::string>& names,
+                       const std::function<std::string_view(std::size_t)>& cid,
+                       const std::function<std::string_view(std::size_t)>& id) {
+  rename_runs(names, [&](std::size_t i) { return cid_suffixed(names[i], cid(i)); });
+  rename_runs(names, [&](std::size_t i) { return names[i] + "~" + escape_name(id(i)); });
+}
+
 std::vector<std::string> shown_names(const std::vector<PinName>& pins) {
   std::vector<std::string> names(pins.size());
-  std::map<std::string, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < pins.size(); ++i) {
+  for (std::size_t i = 0; i < pins.size(); ++i)
     names[i] = pins[i].name.empty() ? pins[i].cid : escape_name(pins[i].name);
-    groups[names[i]].push_back(i);
-  }
-  std::map<std::string, std::vector<std::size_t>> second;
-  for (const auto& [name, members] : groups) {
-    if (members.size() < 2) continue;
-    for (auto i : members) names[i] = cid_suffixed(name, pins[i].cid);
-  }
-  for (std::size_t i = 0; i < pins.size(); ++i) second[names[i]].push_back(i);
-  for (const auto& [name, members] : second) {
-    if (members.size() < 2) continue;
-    for (auto i : members) names[i] = name + "~" + escape_name(pins[i].id);
-  }
+  suffix_collisions(
+      names, [&](std::size_t i) -> std::string_view { return pins[i].cid; },
+      [&](std::size_t i) -> std::string_view { return pins[i].id; });
   return names;
 }
 

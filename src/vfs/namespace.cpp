@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -235,71 +236,99 @@ void Namespace::rebuild_names() {
   const bool first = !names_complete_;
   names_generation_ = index_->generation();
   names_complete_ = index_->sync_state().complete;
-  // Only what naming needs is held: the index may be 1,000,000 rows. Pins that have an inode also keep
-  // what their node shows (a rename elsewhere keeps the inode; a size or date may change).
-  std::vector<PinName> slim;
-  std::vector<std::string> keys;
-  std::vector<std::pair<std::size_t, PinData>> with_node;
-  slim.reserve(index_->size());
-  keys.reserve(index_->size());
+  // Only what naming needs is held, index-aligned: the index may be 1,000,000 rows. Pins that have an inode
+  // take what their node shows as the index is read (a rename elsewhere keeps the inode; a size or date may
+  // change).
+  const auto rows = index_->size();
+  std::vector<std::string> names, keys, tails;  // shown name, pin key, the CID's last 8 characters
+  std::vector<Ino> inos;                        // the pin's node, 0 for none
+  names.reserve(rows);
+  keys.reserve(rows);
+  tails.reserve(rows);
+  inos.reserve(rows);
   index_->for_each([&](const service::Pin& pin) {
     auto key = cache::pin_key(pin);
+    const std::string by = "pin:" + key;
     // A pin adopted before the service told its id (keyed by CID) keeps its inode once the id is known.
-    if (!pin.id.empty() && !by_key_.contains("pin:" + key))
-      if (auto it = by_key_.find("pin:cid:" + pin.cid); it != by_key_.end())
-        by_key_["pin:" + key] = it->second;
-    if (by_key_.contains("pin:" + key)) with_node.emplace_back(slim.size(), pin_data_of(pin));
-    slim.push_back({pin.name, pin.cid, pin.id});
+    if (!pin.id.empty() && !by_key_.contains(by))
+      if (auto it = by_key_.find("pin:cid:" + pin.cid); it != by_key_.end()) by_key_[by] = it->second;
+    Ino ino = 0;
+    if (auto it = by_key_.find(by); it != by_key_.end())
+      if (auto n = node(it->second); n && n->pin()) {
+        ino = n->ino;
+        auto* current = n->pin();
+        auto data = pin_data_of(pin);
+        if (!first && (current->size != data.size || current->pinned_at != data.pinned_at ||
+                       current->mtime != data.mtime || current->mtime_nsec != data.mtime_nsec))
+          note(KernelNote::What::Inode, 0, n->ino, "");
+        data.listing = std::move(current->listing);
+        data.verified = current->verified;
+        *current = std::move(data);
+      }
+    names.push_back(pin.name.empty() ? pin.cid : escape_name(pin.name));
+    tails.push_back(pin.cid.size() > 8 ? pin.cid.substr(pin.cid.size() - 8) : pin.cid);
     keys.push_back(std::move(key));
+    inos.push_back(ino);
   });
-  auto names = shown_names(slim);
-  std::map<std::string, std::string> fresh;
-  for (std::size_t i = 0; i < slim.size(); ++i) fresh.emplace(names[i], keys[i]);
-  slim.clear();
-  slim.shrink_to_fit();
-  if (!first) {
-    std::unordered_map<std::string, bool> present;
-    present.reserve(keys.size());
-    for (const auto& key : keys) present.emplace(key, true);
-    // What a kernel that cached the old names must forget: names now gone or meaning another pin, and new
-    // names (it may hold a negative entry for them).
-    for (const auto& [name, key] : pin_names_) {
-      auto it = fresh.find(name);
-      if (it != fresh.end() && it->second == key) continue;
-      Ino ino = 0;
-      if (auto k = by_key_.find("pin:" + key); k != by_key_.end()) ino = k->second;
-      if (ino && !present.contains(key))
-        note(KernelNote::What::Delete, kRootIno, ino, name);
-      else
-        note(KernelNote::What::Entry, kRootIno, 0, name);
+  suffix_collisions(
+      names, [&](std::size_t i) -> std::string_view { return tails[i]; },
+      [&](std::size_t i) -> std::string_view {
+        return keys[i].starts_with("cid:") ? std::string_view{} : std::string_view{keys[i]};
+      });
+  for (std::size_t i = 0; i < inos.size(); ++i)
+    if (inos[i]) node(inos[i])->name = names[i];
+  std::vector<std::string>().swap(tails);
+  std::vector<Ino>().swap(inos);
+  // The new names in order, walked beside pin_names_ (also in order): only what differs is changed, so the
+  // map is never held twice (on 100,000 pins the copy was the largest part of a rebuild).
+  std::vector<std::uint32_t> order(names.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto x, auto y) { return names[x] < names[y]; });
+  // What a kernel that cached the old names must forget: names now gone (the pin too, or only renamed) or
+  // meaning another pin, and new names (it may hold a negative entry for them).
+  bool changed = false;
+  auto gone = [&](const std::string& name, const std::string& key) {
+    changed = true;
+    if (first) return;
+    Ino ino = 0;
+    if (auto k = by_key_.find("pin:" + key); k != by_key_.end()) ino = k->second;
+    if (ino && !index_->find(key))
+      note(KernelNote::What::Delete, kRootIno, ino, name);
+    else
+      note(KernelNote::What::Entry, kRootIno, 0, name);
+  };
+  auto added = [&](const std::string& name) {
+    changed = true;
+    if (!first) note(KernelNote::What::Entry, kRootIno, 0, name);
+  };
+  auto old = pin_names_.begin();
+  for (std::size_t at = 0; at < order.size(); ++at) {
+    const auto i = order[at];
+    if (at > 0 && names[order[at - 1]] == names[i]) continue;  // cannot happen after suffix_collisions
+    while (old != pin_names_.end() && old->first < names[i]) {
+      gone(old->first, old->second);
+      old = pin_names_.erase(old);
     }
-    for (const auto& [name, key] : fresh)
-      if (auto it = pin_names_.find(name); it == pin_names_.end() || it->second != key)
-        note(KernelNote::What::Entry, kRootIno, 0, name);
+    if (old != pin_names_.end() && old->first == names[i]) {
+      if (old->second != keys[i]) {
+        gone(old->first, old->second);
+        added(names[i]);
+        old->second = std::move(keys[i]);
+      }
+      ++old;
+    } else {
+      added(names[i]);
+      pin_names_.emplace_hint(old, std::move(names[i]), std::move(keys[i]));
+    }
   }
-  for (auto& [i, data] : with_node) {
-    auto n = node(by_key_["pin:" + keys[i]]);
-    if (!n || !n->pin()) continue;
-    auto* current = n->pin();
-    if (!first && (current->size != data.size || current->pinned_at != data.pinned_at ||
-                   current->mtime != data.mtime || current->mtime_nsec != data.mtime_nsec))
-      note(KernelNote::What::Inode, 0, n->ino, "");
-    data.listing = std::move(current->listing);
-    data.verified = current->verified;
-    *current = std::move(data);
-    n->name = names[i];
+  while (old != pin_names_.end()) {
+    gone(old->first, old->second);
+    old = pin_names_.erase(old);
   }
-  if (!first && fresh != pin_names_) note(KernelNote::What::Inode, 0, kRootIno, "");
-  pin_names_ = std::move(fresh);
+  if (!first && changed) note(KernelNote::What::Inode, 0, kRootIno, "");
   // The transient vectors above are as large as the account: give their pages back, so that the daemon's
   // resident size is what it keeps, not what a rebuild once needed (DESIGN.md §7 memory target).
-  if (keys.size() >= 10000) {
-    keys.clear();
-    keys.shrink_to_fit();
-    names.clear();
-    names.shrink_to_fit();
-    malloc_trim(0);
-  }
+  if (rows >= 10000) malloc_trim(0);
 }
 
 // A pin this mount just made, already in the index (one upsert: one generation bump). When no other pin can

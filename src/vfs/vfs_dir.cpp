@@ -1,5 +1,7 @@
 // Lookups and listings: the root (pins from the index, new entries, /.pinfs), directory pins, new
 // directories.
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "namespace.hpp"
@@ -431,6 +433,12 @@ void Vfs::releasedir(std::uint64_t dh) {
     node.reset();
     ns_->drop_if_unused(keep);
   }
+  const bool large = handle->items.size() >= 10000;
+  lock.unlock();
+  handle.reset();
+  // A listing of a large account held an entry per pin: its pages go back to the system, so the daemon's
+  // resident size is what it keeps (DESIGN.md §7 memory target).
+  if (large) malloc_trim(0);
 }
 
 }  // namespace pinfs::vfs

@@ -1,6 +1,7 @@
 // How pin names become file names (docs/SEMANTICS.md [names.*]): safe, unique, deterministic.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,5 +32,10 @@ struct PinName {
   std::string name, cid, id;
 };
 std::vector<std::string> shown_names(const std::vector<PinName>& pins);
+// The collision rule above on names already escaped: cid(i) and id(i) are asked only of colliding pins
+// (cid(i) may be just the CID's last 8 characters).
+void suffix_collisions(std::vector<std::string>& names,
+                       const std::function<std::string_view(std::size_t)>& cid,
+                       const std::function<std::string_view(std::size_t)>& id);
 
 }  // namespace pinfs::vfs
