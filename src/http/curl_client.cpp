@@ -256,6 +256,12 @@ Result<void> CurlClientImpl::set_body(CURL* easy, const Request& request, Transf
         curl_mime_data(p, part.data.data(), part.data.size());
         continue;
       }
+      if (part.growth) {  // size unknown: curl sends the whole multipart body chunked
+        transfer.readers.push_back(std::make_unique<FileReader>(part.file_path, 0, part.growth, stall));
+        contexts.push_back({&transfer, transfer.readers.back().get()});
+        curl_mime_data_cb(p, -1, &on_read, &on_seek, nullptr, &contexts.back());
+        continue;
+      }
       // A sized callback part (not curl_mime_filedata, which would rename the part to the file's
       // basename) keeps the whole body's Content-Length exact.
       auto size = detail::file_size(part.file_path);

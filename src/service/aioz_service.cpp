@@ -130,7 +130,7 @@ Result<Pin> AiozService::upload_file(const FileUpload& upload) {
   http::MultipartBody body;  // metadata first: a streaming server has it before the file's bytes
   body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues, false), ""});
   body.parts.push_back({"file", base_name(upload.name.empty() ? upload.local_path : upload.name),
-                        "application/octet-stream", "", upload.local_path});
+                        "application/octet-stream", "", upload.local_path, upload.growth});
   r.body = std::move(body);
   if (upload.progress) {
     r.progress = [fn = upload.progress](std::uint64_t sent, std::uint64_t total) { fn({sent, total}); };

@@ -309,6 +309,12 @@ Result<Pin> FakePinService::upload_file(const FileUpload& upload) {
     hook = upload_hook_;
   }
   if (hook) hook(upload);
+  if (upload.growth) {  // upload while writing: the body ends when the writer says so
+    ++counters_.streamed_uploads;
+    while (!upload.growth->is_complete() && !upload.growth->is_abandoned())
+      upload.growth->wait(std::chrono::milliseconds(20));
+    if (upload.growth->is_abandoned()) return fail(ECANCELED, "fake: the writer abandoned the upload");
+  }
   auto content = read_whole(upload.local_path);
   if (!content) return std::unexpected(content.error());
   std::lock_guard lock(mu_);

@@ -140,7 +140,7 @@ Result<Pin> PinataService::upload_file(const FileUpload& upload) {
   body.parts.push_back({"pinataMetadata", "", "", metadata_json(upload.name, upload.keyvalues, true), ""});
   body.parts.push_back({"pinataOptions", "", "", options_json(upload.cid_version, false), ""});
   body.parts.push_back({"file", base_name(upload.name.empty() ? upload.local_path : upload.name),
-                        "application/octet-stream", "", upload.local_path});
+                        "application/octet-stream", "", upload.local_path, upload.growth});
   r.body = std::move(body);
   if (upload.progress) {
     r.progress = [fn = upload.progress](std::uint64_t sent, std::uint64_t total) { fn({sent, total}); };

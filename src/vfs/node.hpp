@@ -40,6 +40,8 @@ enum class Kind {
 
 enum class UploadState { Local, Queued, Uploading, Pinned, Failed };
 
+struct UploadStream;  // uploads.hpp
+
 // A staged new file. Its upload bookkeeping belongs to Uploads (guarded by Uploads::mu_); its bytes to io.
 struct Vfs::LocalFile {
   // Set once at create (or resume), read freely:
@@ -66,6 +68,11 @@ struct Vfs::LocalFile {
   bool interrupted = false;  // found still being written by an earlier mount: never uploaded unless reopened
   // Read without the lock by getattr (mode 0644 while editable):
   std::atomic<UploadState> state{UploadState::Local};
+
+  // Upload while writing ([write.stream]): set and cleared with both Uploads::mu_ and io held, so either
+  // lock reads it. no_stream (io): a write out of order or a truncate ended it; not started again.
+  std::shared_ptr<UploadStream> stream;
+  bool no_stream = false;
 
   // Guarded by io (lock order: after Uploads::mu_):
   std::mutex io;

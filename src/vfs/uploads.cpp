@@ -48,6 +48,16 @@ Uploads::Uploads(std::shared_ptr<service::PinService> service, const VfsOptions&
 
 Uploads::~Uploads() {
   stop_worker();
+  // Streams of files never closed (an unmount without waiting): their uploads end unfinished.
+  std::vector<std::shared_ptr<UploadStream>> streams;
+  {
+    std::lock_guard lock(mu_);
+    streams.swap(streams_);
+  }
+  for (auto& stream : streams) {
+    stream->growth->abandon();
+    if (stream->thread.joinable()) stream->thread.join();
+  }
 }
 
 Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cache::ContentCache* content) {
@@ -186,6 +196,74 @@ void Uploads::stop_worker() {
   transfers_.clear();
 }
 
+void Uploads::start_stream(const FilePtr& file) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || file->deleted || file->parent != kRootIno || file->state != UploadState::Local ||
+      file->stream || file->resumed)
+    return;
+  std::lock_guard io(file->io);
+  if (file->no_stream || !file->sequential || file->write_errno != 0) return;
+  auto stream = std::make_shared<UploadStream>();
+  stream->name = file->name;
+  stream->keyvalues = file->keyvalues;
+  service::FileUpload upload;
+  upload.local_path = file->staging;
+  upload.name = stream->name;
+  upload.keyvalues = stream->keyvalues;
+  upload.cid_version = options_.cid_version;
+  upload.growth = stream->growth;
+  upload.progress = [this, weak = std::weak_ptr<Vfs::LocalFile>(file)](const service::UploadProgress& p) {
+    if (auto f = weak.lock()) {
+      std::lock_guard progress(mu_);
+      f->sent = p.sent;
+    }
+  };
+  ++counters_.streamed_uploads;
+  spdlog::info("{}: uploading while it is written", stream->name);
+  stream->thread = std::thread([service = service_, stream, upload = std::move(upload)] {
+    stream->result = service->upload_file(upload);
+    stream->done = true;
+  });
+  file->stream = stream;
+  streams_.push_back(std::move(stream));
+}
+
+Result<service::Pin> Uploads::finish_stream(const std::shared_ptr<UploadStream>& stream) {
+  stream->growth->complete();  // no-op when commit() did it; an abandoned stream stays abandoned
+  if (stream->thread.joinable()) stream->thread.join();
+  {
+    std::lock_guard lock(mu_);
+    streams_.erase(std::remove(streams_.begin(), streams_.end(), stream), streams_.end());
+  }
+  if (stream->growth->is_abandoned()) return fail(ECANCELED, "the upload while writing was abandoned");
+  return *stream->result;
+}
+
+void Uploads::reap_streams() {
+  std::vector<std::shared_ptr<UploadStream>> finished;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if ((*it)->orphaned && (*it)->done) {
+        finished.push_back(std::move(*it));
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& stream : finished) {
+    stream->thread.join();
+    // Removed after its last close completed the stream: the pin it made goes too.
+    if (!stream->growth->is_abandoned() && stream->result && *stream->result) {
+      ++counters_.unpins;
+      const auto& pin = **stream->result;
+      if (auto ok = service_->unpin({pin.id, pin.cid}); !ok)
+        spdlog::warn("unpinning {} (removed while uploading) failed: {}", pin.name, ok.error().describe());
+    }
+  }
+}
+
 std::string Uploads::staging_path() {
   auto stamp = std::chrono::system_clock::now().time_since_epoch().count();
   return options_.cache_dir + "/staging/" + std::to_string(stamp) + "-" + std::to_string(next_staging_++) +
@@ -260,6 +338,20 @@ Result<void> Uploads::commit(const FilePtr& file) {
     std::lock_guard lock(mu_);
     if (file->deleted) return {};  // removed meanwhile: discarded, nothing to queue
     file->cid = *cid;
+    // Upload while writing: the body ends here, so the upload finishes while the file waits its turn. Its
+    // metadata was taken when it started: a change since (setxattr) means uploading from staging instead;
+    // a new name is a rename after the pin, a new mtime the late-mtime update (as for any upload).
+    if (file->stream && !file->stream->growth->is_abandoned()) {
+      auto sent = file->stream->keyvalues, now = file->keyvalues;
+      sent.erase(kMtimeKey);
+      now.erase(kMtimeKey);
+      if (sent == now) {
+        file->stream->growth->complete();
+      } else {
+        file->stream->growth->abandon();
+        ++counters_.streams_abandoned;
+      }
+    }
   }
   if (options_.upload == UploadMode::Async) {
     {
@@ -308,6 +400,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   service::FileUpload upload;
   std::string local_cid;
   bool ask_service = false;
+  std::shared_ptr<UploadStream> stream;
   // Removed before anything was sent (an editor's swap file, removed while its last close committed it):
   // nothing to pin, nothing to unpin later.
   auto removed_locked = [&] {
@@ -331,9 +424,31 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     upload.cid_version = options_.cid_version;
     local_cid = file->cid;
     ask_service = file->resumed || file->size >= options_.dedupe_remote_min_bytes;
+    std::lock_guard io(file->io);
+    stream = std::exchange(file->stream, nullptr);
+  }
+  // Uploaded while it was written ([write.stream]): that pin is the upload, when it has the content as
+  // closed. Otherwise (abandoned, failed, or content written again since) it is uploaded from staging below,
+  // and a pin the stream made of other content is removed.
+  std::optional<Result<service::Pin>> streamed;
+  if (stream) {
+    auto result = finish_stream(stream);
+    if (result && same_cid(result->cid, local_cid)) {
+      streamed = std::move(result);
+      upload.name = stream->name;
+      upload.keyvalues = stream->keyvalues;
+    } else if (result) {
+      spdlog::warn("{}: the upload while writing pinned {}, the file closed as {}: unpinned, uploading again",
+                   upload.name, result->cid, local_cid);
+      ++counters_.unpins;
+      (void)service_->unpin({result->id, result->cid});
+    } else if (result.error().errnum != ECANCELED) {
+      spdlog::info("{}: the upload while writing failed ({}), uploading from staging", upload.name,
+                   result.error().describe());
+    }
   }
 
-  if (options_.dedupe) {
+  if (options_.dedupe && !streamed) {
     Result<service::PinPage> existing = service::PinPage{};
     existing->pins = index_->by_cid(local_cid);
     const bool named_in_index = std::any_of(existing->pins.begin(), existing->pins.end(),
@@ -390,10 +505,10 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   };
   {
     std::lock_guard lock(mu_);
-    if (removed_locked()) return {};
+    if (!streamed && removed_locked()) return {};
   }
   ++counters_.uploads;
-  auto pinned = service_->upload_file(upload);
+  auto pinned = streamed ? std::move(*streamed) : service_->upload_file(upload);
   std::string problem;
   int errnum = EIO;
   if (!pinned) {
@@ -483,6 +598,13 @@ void Uploads::adopt_locked(const FilePtr& file, const service::Pin& pin) {
 
 void Uploads::discard_locked(const FilePtr& file) {
   file->deleted = true;
+  if (file->stream) {  // its thread is joined (and a pin it made unpinned) by reap_streams()
+    std::lock_guard io(file->io);
+    file->stream->growth->abandon();
+    file->stream->orphaned = true;
+    file->stream.reset();
+    wake_.notify_all();
+  }
   if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
   ::unlink(file->staging.c_str());
   release_space_locked(*file);
@@ -649,6 +771,7 @@ void Uploads::background_pass() {
     std::lock_guard lock(mu_);
     follow_ups.swap(follow_ups_);
   }
+  reap_streams();
   for (auto& follow : follow_ups) {
     if (follow.new_name.empty()) {
       ++counters_.unpins;

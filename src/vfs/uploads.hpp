@@ -3,12 +3,14 @@
 // the VFS must do when a file becomes a pin it is told through Hooks, called without that lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -23,6 +25,19 @@ class PinIndex;
 }  // namespace pinfs::cache
 
 namespace pinfs::vfs {
+
+// Upload while writing ([write.stream]): one upload_file call on its own thread, reading the staged file as
+// it grows. The writer signals growth; the last close completes it (Uploads::commit) and upload_now takes
+// its result; a write out of order, a truncate or rm abandons it, and the file is uploaded from staging.
+struct UploadStream {
+  std::shared_ptr<http::GrowingFile> growth = std::make_shared<http::GrowingFile>();
+  std::string name;  // as the upload was sent
+  service::KeyValues keyvalues;
+  std::thread thread;
+  std::atomic<bool> done{false};
+  std::optional<Result<service::Pin>> result;  // written by thread before done; read after join
+  bool orphaned = false;                       // Uploads::mu_: its file was removed; reap_streams() joins it
+};
 
 class Uploads {
  public:
@@ -53,6 +68,9 @@ class Uploads {
 
   // A new staged file (writers = 1).
   Result<FilePtr> create(const std::string& name, Ino parent);
+  // A write brought a root file written in order to options.stream_min_bytes: its upload starts now, on its
+  // own thread (mu_ and io not held by the caller).
+  void start_stream(const FilePtr& file);
   // The last writer closed (or fsync): CID, then the upload now (sync) or queued (async).
   Result<void> commit(const FilePtr& file);
   Result<void> upload_now(const FilePtr& file);
@@ -98,6 +116,10 @@ class Uploads {
   // One queued file: uploaded, or back in the queue for a later attempt.
   void transfer(const FilePtr& file);
   void background_pass();  // follow-ups owed, then Hooks::background
+  // The stream's pin once the writer completed it (joins its thread); an error when it was abandoned or
+  // failed, and the file is then uploaded from staging.
+  Result<service::Pin> finish_stream(const std::shared_ptr<UploadStream>& stream);
+  void reap_streams();  // joins the threads of streams no upload_now() took (removed files)
 
   std::shared_ptr<service::PinService> service_;
   const VfsOptions& options_;
@@ -123,6 +145,7 @@ class Uploads {
   std::condition_variable settled_;  // an upload_now() ended (with mu_)
   std::thread worker_;
   std::vector<std::thread> transfers_;
+  std::vector<std::shared_ptr<UploadStream>> streams_;  // every stream whose thread is not joined yet (mu_)
 };
 
 }  // namespace pinfs::vfs

@@ -107,23 +107,41 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
     file.keyvalues.erase(kMtimeKey);
     if (auto ok = uploads_->journal_update_locked(file); !ok) return fail(EIO, ok.error().describe());
   }
-  std::lock_guard io(file.io);
-  if (int e = file.write_errno.load(); e != 0)
-    return fail(e, "an earlier write to " + handle->node->name + " failed; truncate it and write it again");
-  if (auto ok = write_all(file.fd, data, size, offset); !ok) {
-    file.write_errno = ok.error().errnum;
-    spdlog::error("write to {} failed: {}; it will not be uploaded", handle->node->name,
-                  ok.error().describe());
-    return std::unexpected(ok.error());
+  bool start_stream = false;
+  {
+    std::lock_guard io(file.io);
+    if (int e = file.write_errno.load(); e != 0)
+      return fail(e, "an earlier write to " + handle->node->name + " failed; truncate it and write it again");
+    if (auto ok = write_all(file.fd, data, size, offset); !ok) {
+      file.write_errno = ok.error().errnum;
+      if (file.stream) file.stream->growth->abandon();
+      spdlog::error("write to {} failed: {}; it will not be uploaded", handle->node->name,
+                    ok.error().describe());
+      return std::unexpected(ok.error());
+    }
+    // The CID is computed on the fly only while bytes arrive in order; anything else re-reads at close.
+    const bool in_order = file.sequential && file.importer && offset == file.importer->bytes_seen();
+    if (in_order)
+      file.importer->update(cid::ByteView(reinterpret_cast<const std::uint8_t*>(data), size));
+    else
+      file.sequential = false;
+    file.size = std::max<std::uint64_t>(file.size, offset + size);
+    // [write.stream] An upload reading the file as it grows sees only appends: anything else ends it, and
+    // the file is uploaded from staging at close.
+    if (file.stream && in_order) {
+      file.stream->growth->grew();
+    } else if (file.stream && !file.no_stream) {
+      file.stream->growth->abandon();
+      file.no_stream = true;
+      ++counters_.streams_abandoned;
+    } else if (!file.stream && in_order && options_.stream_min_bytes > 0 && !file.no_stream &&
+               file.size >= options_.stream_min_bytes && file.parent == kRootIno) {
+      start_stream = true;
+    }
+    file.dirty = true;
+    set_now(file);
   }
-  // The CID is computed on the fly only while bytes arrive in order; anything else re-reads at close.
-  if (file.sequential && file.importer && offset == file.importer->bytes_seen())
-    file.importer->update(cid::ByteView(reinterpret_cast<const std::uint8_t*>(data), size));
-  else
-    file.sequential = false;
-  file.size = std::max<std::uint64_t>(file.size, offset + size);
-  file.dirty = true;
-  set_now(file);
+  if (start_stream) uploads_->start_stream(handle->local);
   return size;
 }
 
@@ -146,6 +164,11 @@ Result<struct stat> Vfs::truncate(Ino ino, std::uint64_t size) {
   }
   {
     std::lock_guard io(file->io);
+    if (file->stream && !file->no_stream) {  // [write.stream] uploaded from staging at close instead
+      file->stream->growth->abandon();
+      file->no_stream = true;
+      ++counters_.streams_abandoned;
+    }
     if (::ftruncate(file->fd, static_cast<off_t>(size)) != 0) return fail_errno("truncate " + file->staging);
     if (size == 0) {
       file->write_errno = 0;  // a fresh start

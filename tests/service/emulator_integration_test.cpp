@@ -326,6 +326,53 @@ TEST_P(ServiceIntegration, ResetMidUploadIsReplayedAndPinsOnce) {
   EXPECT_EQ(stats()["uploads"].GetUint64(), 1u);  // completed once
 }
 
+// [write.stream] A file still being written is sent as it grows (the multipart body chunked): the upload
+// returns only after the writer completes it, with the CID of the whole file; an abandoned one pins nothing.
+TEST_P(ServiceIntegration, GrowingFileIsUploadedAsItIsWrittenAndAbandonedOnePinsNothing) {
+  auto svc = service(config());
+  ASSERT_TRUE(svc);
+  const std::string content = pseudo_random(3 * 1024 * 1024 + 17, 11);
+  FileUpload up;
+  up.local_path = staged("growing.bin", "");
+  up.name = "growing.bin";
+  up.growth = std::make_shared<http::GrowingFile>();
+  std::atomic<bool> returned{false};
+  std::thread writer([&] {
+    std::ofstream out(up.local_path, std::ios::binary);
+    for (std::size_t at = 0; at < content.size(); at += 256 * 1024) {
+      out.write(content.data() + at,
+                static_cast<std::streamsize>(std::min<std::size_t>(256 * 1024, content.size() - at)));
+      out.flush();
+      up.growth->grew();
+      std::this_thread::sleep_for(5ms);
+      EXPECT_FALSE(returned.load());  // the upload waits for the rest of the file
+    }
+    out.close();
+    up.growth->complete();
+  });
+  auto pin = svc->upload_file(up);
+  returned = true;
+  writer.join();
+  ASSERT_TRUE(pin.has_value()) << pin.error().describe();
+  EXPECT_EQ(pin->cid, local_cid(up.local_path));
+
+  FileUpload dropped;
+  dropped.local_path = staged("dropped.bin", content.substr(0, 100000));
+  dropped.name = "dropped.bin";
+  dropped.growth = std::make_shared<http::GrowingFile>();
+  std::thread quitter([&] {
+    std::this_thread::sleep_for(100ms);
+    dropped.growth->abandon();
+  });
+  auto none = svc->upload_file(dropped);
+  quitter.join();
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().errnum, ECANCELED) << none.error().describe();
+  const auto pins = all_pins(*svc);
+  ASSERT_EQ(pins.size(), 1u);
+  EXPECT_EQ(pins[0].name, "growing.bin");
+}
+
 TEST_P(ServiceIntegration, UnauthorizedIsNotRetriedAndIsEacces) {
   auto c = config();
   c.credentials.jwt = pinata() ? "not-the-right-jwt-000" : "";

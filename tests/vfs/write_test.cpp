@@ -329,5 +329,85 @@ TEST_F(Writing, write_sync_two_writers_upload_once_on_last_close) {
   EXPECT_EQ(fake_->find_by_name("shared")->size, 4u);
 }
 
+// [write.stream] Written in order past stream_min_bytes: the upload starts while the file is written and
+// is the only one; close returns once it is pinned with the CID computed here.
+TEST_F(Writing, write_stream_upload_starts_while_writing_and_is_the_only_one) {
+  options_.stream_min_bytes = 64 * 1024;
+  start();
+  auto content = pattern(1 << 20);
+  auto created = vfs_->create(kRootIno, "big.bin", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  for (std::size_t at = 0; at < content.size(); at += 4096) {
+    ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 4096));
+    if (at == 512 * 1024) {  // the upload is running, the file still open
+      for (int i = 0; i < 500 && fake_->counters().streamed_uploads.load() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      EXPECT_EQ(fake_->counters().streamed_uploads.load(), 1u);
+      EXPECT_FALSE(fake_->find_by_name("big.bin"));
+    }
+  }
+  ASSERT_TRUE(vfs_->flush(created->file.fh));
+  vfs_->release(created->file.fh);
+  auto pin = fake_->find_by_name("big.bin");
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->cid, cid_of(content));
+  EXPECT_EQ(fake_->counters().upload_file.load(), 1u);
+  EXPECT_EQ(fake_->counters().bytes_uploaded.load(), content.size());
+  EXPECT_EQ(staged_files(options_.cache_dir), 0u);
+  EXPECT_EQ(xattr("/big.bin", "user.pinfs.verified"), "true");
+  EXPECT_EQ(cat_text("/big.bin"), content);
+}
+
+// A write out of order or a truncate ends the upload while writing; the file is uploaded from staging at
+// close, once, with its final content: no pin of what was written before.
+TEST_F(Writing, write_stream_seek_or_truncate_abandons_it_and_close_uploads_from_staging) {
+  options_.stream_min_bytes = 64 * 1024;
+  start();
+  for (bool truncate : {false, true}) {
+    const std::string name = truncate ? "truncated.bin" : "patched.bin";
+    auto content = pattern(256 * 1024);
+    auto created = vfs_->create(kRootIno, name, 0644, O_RDWR | O_CREAT);
+    ASSERT_TRUE(created);
+    const auto streams = fake_->counters().streamed_uploads.load();
+    for (std::size_t at = 0; at < content.size(); at += 8192)
+      ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 8192));
+    for (int i = 0; i < 500 && fake_->counters().streamed_uploads.load() == streams; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ(fake_->counters().streamed_uploads.load(), streams + 1);
+    if (truncate) {
+      ASSERT_TRUE(vfs_->truncate(created->entry.ino, 1000));
+      content.resize(1000);
+    } else {
+      ASSERT_TRUE(vfs_->write(created->file.fh, 10, "patched", 7));
+      content.replace(10, 7, "patched");
+    }
+    ASSERT_TRUE(vfs_->flush(created->file.fh));
+    vfs_->release(created->file.fh);
+    auto pin = fake_->find_by_name(name);
+    ASSERT_TRUE(pin) << name;
+    EXPECT_EQ(pin->cid, cid_of(content)) << name;
+    EXPECT_EQ(cat_text("/" + name), content);
+  }
+  EXPECT_EQ(fake_->pins().size(), 2u);  // nothing of the abandoned uploads
+}
+
+// rm of a file while it is uploaded as it is written: the upload is abandoned and nothing stays pinned.
+TEST_F(Writing, write_stream_rm_while_writing_pins_nothing) {
+  options_.stream_min_bytes = 64 * 1024;
+  start();
+  auto content = pattern(256 * 1024);
+  auto created = vfs_->create(kRootIno, "gone.bin", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  for (std::size_t at = 0; at < content.size(); at += 8192)
+    ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 8192));
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "gone.bin"));
+  ASSERT_TRUE(vfs_->flush(created->file.fh));
+  vfs_->release(created->file.fh);
+  vfs_->run_background_once();
+  EXPECT_EQ(fake_->counters().streamed_uploads.load(), 1u);
+  EXPECT_TRUE(fake_->pins().empty());
+  EXPECT_EQ(staged_files(options_.cache_dir), 0u);
+}
+
 }  // namespace
 }  // namespace pinfs::vfs::testing

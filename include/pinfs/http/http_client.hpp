@@ -50,11 +50,24 @@ struct GrowingFileBody {
 
 // One multipart/form-data part: either inline data or a file streamed from disk.
 struct MultipartPart {
+  MultipartPart() = default;
+  MultipartPart(std::string name, std::string filename, std::string content_type, std::string data,
+                std::string file_path, std::shared_ptr<GrowingFile> growth = nullptr)
+      : name(std::move(name)),
+        filename(std::move(filename)),
+        content_type(std::move(content_type)),
+        data(std::move(data)),
+        file_path(std::move(file_path)),
+        growth(std::move(growth)) {}
+
   std::string name;      // form field name ("file", "pinataMetadata")
   std::string filename;  // sent as the part's filename; empty for plain fields
   std::string content_type;
   std::string data;       // used when file_path is empty
   std::string file_path;  // streamed from disk, exact size known up front
+  // Set: file_path is still being written (upload while writing). The part's size is unknown, so the whole
+  // body goes chunked; the reader waits for growth, ends at complete() and fails at abandon().
+  std::shared_ptr<GrowingFile> growth;
 };
 
 struct MultipartBody {

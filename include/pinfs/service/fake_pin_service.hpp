@@ -22,6 +22,7 @@ struct FakeCounters {
       pin_by_cid{0}, list_jobs{0}, update_metadata{0}, rename{0}, unpin{0}, totals{0}, gateway_read{0},
       gateway_block{0};
   std::atomic<std::uint64_t> bytes_uploaded{0}, bytes_served{0};
+  std::atomic<std::uint64_t> streamed_uploads{0};  // upload_file calls sent while the file was written
 };
 
 // Operation names accepted by FakePinService::fail_next.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pinfs/common/error.hpp"
+#include "pinfs/http/growing_file.hpp"
 
 namespace pinfs::service {
 
@@ -68,10 +69,13 @@ using ProgressFn = std::function<void(const UploadProgress&)>;
 
 struct FileUpload {
   std::string local_path;  // staged file, read (and re-read on retry) from disk
-  std::string name;        // metadata name
+  std::string name;  // metadata name
   KeyValues keyvalues;
   int cid_version = 1;
   ProgressFn progress;
+  // Set: local_path is still being written and is sent as it grows (chunked); the upload ends when the
+  // writer calls complete(), and fails with ECANCELED at abandon().
+  std::shared_ptr<http::GrowingFile> growth = nullptr;
 };
 
 struct DirectoryUpload {

@@ -43,6 +43,9 @@ struct VfsOptions {
   // The index is always asked; the service too (one list call) for files at least this big and for uploads
   // resumed from the journal, where a crash may have happened after the pin.
   std::uint64_t dedupe_remote_min_bytes = 1ull << 20;
+  // Upload while writing ([write.stream]): a root file written in order starts its upload once it has this
+  // many bytes, sent as it grows; 0 = only at close. Smaller files are uploaded at close (deduplicated).
+  std::uint64_t stream_min_bytes = 8ull << 20;
 };
 
 }  // namespace pinfs::vfs

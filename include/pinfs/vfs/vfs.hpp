@@ -87,7 +87,7 @@ struct Created {
 struct VfsCounters {
   std::atomic<std::uint64_t> list_calls{0}, uploads{0}, upload_failures{0}, dedupes{0}, gateway_reads{0},
       gateway_bytes{0}, block_fetches{0}, unpins{0}, renames{0}, metadata_updates{0}, pin_by_cid{0},
-      refreshes{0}, notes_sent{0};
+      refreshes{0}, notes_sent{0}, streamed_uploads{0}, streams_abandoned{0};
 };
 
 class Namespace;
