@@ -74,6 +74,7 @@ Result<Pin> decode_pinata_upload(std::string_view body) {
   pin.size = uint_member(*doc, "PinSize").value_or(0);
   pin.size_is_dag = pin_size_is_dag(pin.cid);
   pin.pinned_at = time_member(*doc, "Timestamp");
+  pin.duplicate = bool_member(*doc, "isDuplicate");
   return pin;
 }
 

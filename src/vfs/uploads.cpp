@@ -433,7 +433,11 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   std::optional<Result<service::Pin>> streamed;
   if (stream) {
     auto result = finish_stream(stream);
-    if (result && same_cid(result->cid, local_cid)) {
+    if (result && result->duplicate && same_cid(result->cid, local_cid)) {
+      // The account pinned this content already, so the upload made no pin of this name (Pinata keeps one
+      // pin a CID): pinned by CID below, as a copy of known content is.
+      ask_service = true;
+    } else if (result && same_cid(result->cid, local_cid)) {
       streamed = std::move(result);
       upload.name = stream->name;
       upload.keyvalues = stream->keyvalues;
@@ -448,6 +452,30 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     }
   }
 
+  // Content the account pins under another name: a pin-by-CID job names it (no upload); adopted once the
+  // job's pin shows in the index (adopt_job_pins).
+  auto pin_by_cid = [&](const std::string& pinned_as) -> Result<void> {
+    {
+      std::lock_guard lock(mu_);
+      if (removed_locked()) return {};
+    }
+    ++counters_.pin_by_cid;
+    auto job = service_->pin_by_cid(local_cid, upload.name, upload.keyvalues);
+    if (!job) {
+      std::lock_guard lock(mu_);
+      file->state = UploadState::Failed;
+      file->reason = job.error().describe();
+      return fail(job.error().errnum == EDQUOT ? EDQUOT : EIO, "pin by CID failed: " + file->reason);
+    }
+    spdlog::info("{}: content {} already pinned as {}, pinned by CID instead of uploading", upload.name,
+                 local_cid, pinned_as);
+    if (hooks_.job_started) hooks_.job_started(*job);
+    std::lock_guard lock(mu_);
+    file->job_status = job->status.empty() ? "queued" : job->status;
+    file->job_name = upload.name;
+    job_files_.push_back(file);
+    return {};
+  };
   if (options_.dedupe && !streamed) {
     Result<service::PinPage> existing = service::PinPage{};
     existing->pins = index_->by_cid(local_cid);
@@ -475,26 +503,7 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
         announce_pinned(file, *same);
         return {};
       }
-      {
-        std::lock_guard lock(mu_);
-        if (removed_locked()) return {};
-      }
-      ++counters_.pin_by_cid;
-      auto job = service_->pin_by_cid(local_cid, upload.name, upload.keyvalues);
-      if (!job) {
-        std::lock_guard lock(mu_);
-        file->state = UploadState::Failed;
-        file->reason = job.error().describe();
-        return fail(job.error().errnum == EDQUOT ? EDQUOT : EIO, "pin by CID failed: " + file->reason);
-      }
-      spdlog::info("{}: content {} already pinned as {}, pinned by CID instead of uploading", upload.name,
-                   local_cid, existing->pins.front().name);
-      if (hooks_.job_started) hooks_.job_started(*job);
-      std::lock_guard lock(mu_);
-      file->job_status = job->status.empty() ? "queued" : job->status;
-      file->job_name = upload.name;
-      job_files_.push_back(file);
-      return {};
+      return pin_by_cid(existing->pins.front().name);
     }
     if (!existing) spdlog::debug("dedupe lookup failed, uploading: {}", existing.error().describe());
   }
@@ -509,6 +518,9 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   }
   ++counters_.uploads;
   auto pinned = streamed ? std::move(*streamed) : service_->upload_file(upload);
+  // The service had the content already (a copy the index did not know of): no pin of this name was made.
+  if (pinned && pinned->duplicate && same_cid(pinned->cid, local_cid) && options_.dedupe)
+    return pin_by_cid("another pin (the service said it has this content)");
   std::string problem;
   int errnum = EIO;
   if (!pinned) {

@@ -27,6 +27,9 @@ struct Pin {
   KeyValues keyvalues;
   bool size_is_dag = false;  // size counts the DAG's encoded blocks (Pinata's PinSize), not the file's bytes;
                              // false when the two are equal (a raw-leaf CID)
+  // An upload's reply only: the account already pinned this CID, so no pin was made and the metadata sent
+  // was not applied (Pinata's isDuplicate).
+  bool duplicate = false;
 };
 
 // Identifies a pin to calls that need one: Pinata uses the CID, AIOZ the id.
@@ -69,7 +72,7 @@ using ProgressFn = std::function<void(const UploadProgress&)>;
 
 struct FileUpload {
   std::string local_path;  // staged file, read (and re-read on retry) from disk
-  std::string name;  // metadata name
+  std::string name;        // metadata name
   KeyValues keyvalues;
   int cid_version = 1;
   ProgressFn progress;
