@@ -293,7 +293,12 @@ Result<void> Vfs::set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec) {
         if (auto ok = uploads_->journal_update_locked(*file); !ok) return fail(EIO, ok.error().describe());
         return {};
       }
-      for (const auto& row : ns_->index().by_cid(file->cid))  // pinned just now; its node follows
+      // Pinned just now, its node not switched yet: on_pinned (which needs the namespace's lock held here)
+      // stores it from the keyvalues, as for an upload that was running.
+      file->keyvalues[kMtimeKey] = value;
+      file->mtime = sec;
+      file->mtime_nsec = nsec;
+      for (const auto& row : ns_->index().by_cid(file->cid))
         if (row.name == file->name) pin = row;
     } else if (node->kind() == Kind::Pin && !node->pin()->is_dir) {
       pin = ns_->index().find(node->pin_key());
