@@ -74,6 +74,7 @@ bool has_option(const std::vector<std::string>& options, const std::string& name
 // Serves the mount until it is unmounted or signalled; reports readiness or the first error to `ready`.
 int serve_mount(const MountConfig& config, const MountArgs& args, const std::string& mountpoint,
                 Readiness& ready) {
+  fuse::block_stop_signals();  // before any thread starts: a stop signal must reach the FUSE loop's thread
   auto pin_service = service::make_pin_service(config.service);
   if (!pin_service) return ready.fail(kConfig, pin_service.error().message);
   auto gateway = service::make_gateway(config.service);

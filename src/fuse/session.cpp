@@ -1,6 +1,9 @@
 // Mount, serve on several threads until unmounted or signalled, unmount.
 #include "pinfs/fuse/session.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -10,6 +13,13 @@
 namespace pinfs::fuse {
 
 namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
 
 // The entry ops' own init (readdirplus), run first; set once by serve() before the session starts.
 void (*entry_init)(void*, fuse_conn_info*) = nullptr;
@@ -85,6 +95,8 @@ Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::functi
 
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, options.max_threads);
+  sigset_t stop = stop_signals();  // one held back until now is delivered here, and ends the loop at once
+  ::pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   int rc = fuse_session_loop_mt(session, config);
   fuse_loop_cfg_destroy(config);
 
@@ -95,6 +107,11 @@ Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::functi
   // A signal ends the loop with its number; that is the normal way to stop.
   if (rc < 0) return fail(-rc, "fuse session loop failed");
   return {};
+}
+
+void block_stop_signals() {
+  sigset_t stop = stop_signals();
+  ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 }
 
 }  // namespace pinfs::fuse

@@ -6,6 +6,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
 #include "mount_test_support.hpp"
 
 namespace pinfs::testing {
@@ -264,6 +268,21 @@ TEST_P(MountCommand, ForegroundMountNotifiesSystemd) {
   const std::string ready = receive(30000);
   EXPECT_TRUE(contains(ready, "READY=1")) << "got: '" << ready << "'";
   EXPECT_TRUE(is_mountpoint(mnt_)) << "READY=1 came before the mount was live";
+  // A stop signal goes to a thread that does not block it: only the one in the FUSE loop may take it, or
+  // the loop waits for the next request before it sees the exit flag (CI saw SIGTERM ignored).
+  std::size_t threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    unsigned long long blocked = 0;
+    while (std::getline(status, line))
+      if (line.rfind("SigBlk:", 0) == 0) blocked = std::stoull(line.substr(7), nullptr, 16);
+    const bool main_thread = task.path().filename() == std::to_string(pid);
+    const bool blocks_term = (blocked >> (SIGTERM - 1)) & 1;
+    EXPECT_EQ(blocks_term, !main_thread) << "thread " << task.path().filename();
+    ++threads;
+  }
+  EXPECT_GT(threads, 2u);  // the poller, the uploaders, libfuse's workers
   ::kill(pid, SIGTERM);
   const std::string stopping = receive(30000);
   EXPECT_TRUE(contains(stopping, "STOPPING=1")) << "got: '" << stopping << "'";

@@ -25,4 +25,11 @@ struct MountOptions {
 // SIGTERM/SIGINT arrives; then unmounts. Does not daemonize: the caller does.
 Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::function<void()>& on_ready = {});
 
+// SIGTERM, SIGINT and SIGHUP (what libfuse stops on) blocked in the calling thread, so in every thread it
+// starts from now on (the VFS's poller and uploaders, curl's). Called before those threads exist: serve()
+// unblocks them in its own thread only, and libfuse's workers block every signal, so a stop signal always
+// reaches the thread waiting in fuse_session_loop_mt. Delivered to any other thread, it only set the exit
+// flag, and the loop went on waiting until the next request (a mount that ignored SIGTERM, seen in CI).
+void block_stop_signals();
+
 }  // namespace pinfs::fuse
