@@ -78,7 +78,8 @@ TEST_F(FidelityTest, PinataKeyvaluesMayBeStringsBooleansOrNumbers) {
   ASSERT_EQ(cid, kHelloV1);
   auto r = cli.Get(("/data/pinList?cid=" + cid).c_str(), jwt_headers(emu));
   ASSERT_TRUE(r && r->status == 200);
-  auto& kv = parse_json(r->body)["rows"][0]["metadata"]["keyvalues"];
+  auto doc = parse_json(r->body);  // kept: kv points into it
+  auto& kv = doc["rows"][0]["metadata"]["keyvalues"];
   ASSERT_TRUE(kv.IsObject());
   EXPECT_EQ(str(kv, "s"), "x");
   EXPECT_TRUE(kv["b"].IsBool() && kv["b"].GetBool());
