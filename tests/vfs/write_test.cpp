@@ -340,7 +340,7 @@ TEST_F(Writing, write_stream_upload_starts_while_writing_and_is_the_only_one) {
   for (std::size_t at = 0; at < content.size(); at += 4096) {
     ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 4096));
     if (at == 512 * 1024) {  // the upload is running, the file still open
-      for (int i = 0; i < 500 && fake_->counters().streamed_uploads.load() == 0; ++i)
+      for (int i = 0; i < 1000 && fake_->counters().streamed_uploads.load() == 0; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
       EXPECT_EQ(fake_->counters().streamed_uploads.load(), 1u);
       EXPECT_FALSE(fake_->find_by_name("big.bin"));
@@ -371,7 +371,7 @@ TEST_F(Writing, write_stream_seek_or_truncate_abandons_it_and_close_uploads_from
     const auto streams = fake_->counters().streamed_uploads.load();
     for (std::size_t at = 0; at < content.size(); at += 8192)
       ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 8192));
-    for (int i = 0; i < 500 && fake_->counters().streamed_uploads.load() == streams; ++i)
+    for (int i = 0; i < 1000 && fake_->counters().streamed_uploads.load() == streams; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     EXPECT_EQ(fake_->counters().streamed_uploads.load(), streams + 1);
     if (truncate) {
@@ -400,11 +400,13 @@ TEST_F(Writing, write_stream_rm_while_writing_pins_nothing) {
   ASSERT_TRUE(created);
   for (std::size_t at = 0; at < content.size(); at += 8192)
     ASSERT_TRUE(vfs_->write(created->file.fh, at, content.data() + at, 8192));
+  for (int i = 0; i < 1000 && fake_->counters().streamed_uploads.load() == 0; ++i)  // its thread is sending
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(fake_->counters().streamed_uploads.load(), 1u);
   ASSERT_TRUE(vfs_->unlink(kRootIno, "gone.bin"));
   ASSERT_TRUE(vfs_->flush(created->file.fh));
   vfs_->release(created->file.fh);
   vfs_->run_background_once();
-  EXPECT_EQ(fake_->counters().streamed_uploads.load(), 1u);
   EXPECT_TRUE(fake_->pins().empty());
   EXPECT_EQ(staged_files(options_.cache_dir), 0u);
 }
