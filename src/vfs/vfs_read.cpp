@@ -265,9 +265,13 @@ void Vfs::schedule_parts(ReadAhead& ra, const std::string& cid, std::uint64_t fi
   if (ra.window == 0 || from >= file_size) return;
   // Forget finished parts behind the reader.
   for (auto it = ra.parts.begin(); it != ra.parts.end() && (it->first + 1) * kPart + kPart <= from;) {
-    std::lock_guard done(it->second->mu);
-    if (!it->second->done) break;
-    it = ra.parts.erase(it);
+    bool done = false;
+    {
+      std::lock_guard lock(it->second->mu);
+      done = it->second->done;
+    }
+    if (!done) break;
+    it = ra.parts.erase(it);  // may free the part: its mutex is no longer held (TSan found the unlock after)
   }
   std::size_t in_flight = 0;
   for (auto& [index, part] : ra.parts) {
