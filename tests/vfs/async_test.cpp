@@ -227,30 +227,31 @@ TEST_F(Async, transfers_status_of_each_file_goes_queued_uploading_pinned) {
   UploadGate gate;
   std::mutex seen_mu;
   std::map<std::string, std::vector<std::string>> seen;  // name → distinct states in the order seen
-  auto note = [&](const std::string& name, const std::string& state) {
+  // Read and recorded in one step: two threads noting what each read at other times cannot swap the order.
+  auto note = [&](const std::string& name) {
     std::lock_guard lock(seen_mu);
+    auto state = xattr("/" + name, "user.pinfs.status");
     auto& list = seen[name];
     if (list.empty() || list.back() != state) list.push_back(state);
+    return state;
   };
   fake_->set_upload_hook([&](const service::FileUpload& up) {
-    note(up.name, xattr("/" + up.name, "user.pinfs.status"));  // as the service receives it
+    note(up.name);  // as the service receives it
     gate.enter(up.name);
   });
   start();
   constexpr int kFiles = 8;
   for (int i = 0; i < kFiles; ++i) {
     ASSERT_TRUE(put(name_of(i), "bytes of " + std::to_string(i)));
-    note(name_of(i), xattr("/" + name_of(i), "user.pinfs.status"));
+    note(name_of(i));
   }
   ASSERT_TRUE(gate.wait_in_flight(2));
-  for (int i = 0; i < kFiles; ++i) note(name_of(i), xattr("/" + name_of(i), "user.pinfs.status"));
+  for (int i = 0; i < kFiles; ++i) note(name_of(i));
   gate.release();
   EXPECT_TRUE(eventually([&] {
     bool all = true;
     for (int i = 0; i < kFiles; ++i) {
-      auto state = xattr("/" + name_of(i), "user.pinfs.status");
-      note(name_of(i), state);
-      all = all && state == "pinned";
+      all = note(name_of(i)) == "pinned" && all;
     }
     return all;
   }));
