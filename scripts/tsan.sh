@@ -18,5 +18,6 @@ targets=(pinfs-emulator)
 for l in "${labels[@]}"; do targets+=("test_$l"); done
 cmake --build build-tsan -j"$jobs" --target "${targets[@]}"
 regex=$(IFS='|'; echo "${labels[*]}")
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+# tests/tsan.supp: reports from uninstrumented third-party libraries only (each entry says why).
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp ${TSAN_OPTIONS:-}" \
   ctest --test-dir build-tsan -L "^($regex)\$" -j"$jobs" --output-on-failure --timeout 900
