@@ -244,6 +244,20 @@ void FakePinService::set_upload_hook(std::function<void(const FileUpload&)> hook
   upload_hook_ = std::move(hook);
 }
 
+void FakePinService::set_metadata_hook(std::function<void(const PinRef&)> hook) {
+  std::lock_guard lock(mu_);
+  metadata_hook_ = std::move(hook);
+}
+
+void FakePinService::call_metadata_hook(const PinRef& ref) {
+  std::function<void(const PinRef&)> hook;
+  {
+    std::lock_guard lock(mu_);
+    hook = metadata_hook_;
+  }
+  if (hook) hook(ref);
+}
+
 Capabilities FakePinService::capabilities() const {
   std::lock_guard lock(mu_);
   return caps_;
@@ -381,6 +395,7 @@ Result<std::vector<PinJob>> FakePinService::list_jobs() {
 Result<void> FakePinService::update_metadata(const PinRef& ref, const std::optional<std::string>& name,
                                              const KeyValueChanges& changes) {
   ++counters_.update_metadata;
+  call_metadata_hook(ref);
   std::lock_guard lock(mu_);
   if (!caps_.metadata_update) return fail(ENOTSUP, "fake: provider cannot update metadata");
   if (auto f = injected(FakeOp::UpdateMetadata); !f) return std::unexpected(f.error());
@@ -402,11 +417,16 @@ Result<void> FakePinService::update_metadata(const PinRef& ref, const std::optio
 
 Result<Pin> FakePinService::rename(const Pin& pin, const std::string& new_name) {
   ++counters_.rename;
+  call_metadata_hook({pin.id, pin.cid});
   std::lock_guard lock(mu_);
   if (auto f = injected(FakeOp::Rename); !f) return std::unexpected(f.error());
   auto it = find_locked(PinRef{pin.id, pin.cid});
   if (it == pins_.end()) return fail(ENOENT, "fake: not pinned");
   it->name = new_name;
+  if (!caps_.metadata_update) {  // as AIOZ's rename: a new pin by hash with these keyvalues, the old id gone
+    it->keyvalues = pin.keyvalues;
+    it->id = "pin-" + std::to_string(next_id_++);
+  }
   return *it;
 }
 

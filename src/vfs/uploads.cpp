@@ -43,8 +43,12 @@ cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file) {
 }
 
 Uploads::Uploads(std::shared_ptr<service::PinService> service, const VfsOptions& options,
-                 VfsCounters& counters, Hooks hooks)
-    : service_(std::move(service)), options_(options), counters_(counters), hooks_(std::move(hooks)) {}
+                 VfsCounters& counters, PinChanges& pin_changes, Hooks hooks)
+    : service_(std::move(service)),
+      options_(options),
+      counters_(counters),
+      pin_changes_(pin_changes),
+      hooks_(std::move(hooks)) {}
 
 Uploads::~Uploads() {
   stop_worker();
@@ -564,13 +568,21 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     deleted = file->deleted;
     name_now = reopened ? upload.name : file->name;
   }
-  for (const auto& pin : index_->by_cid(pinned->cid))  // the hook may have pinned it again (AIOZ mtime)
-    if (pin.name == upload.name) *pinned = pin;
   if (name_now != upload.name && !deleted) {  // renamed while uploading
-    ++counters_.renames;
-    if (auto renamed = service_->rename(*pinned, name_now); renamed && hooks_.changed)
-      hooks_.changed(*pinned, *renamed);
+    // The pin as the last change left it (the hook may have pinned it again with its mtime, on AIOZ); a
+    // rename of the pin itself since (its node was the pin's) already named it.
+    auto guard = pin_changes_.lock(pinned->cid);
+    std::optional<service::Pin> row;
+    for (const auto& pin : index_->by_cid(pinned->cid))
+      if (pin.name == upload.name) row = pin;
+    if (row) {
+      ++counters_.renames;
+      if (auto renamed = service_->rename(*row, name_now); renamed && hooks_.changed)
+        hooks_.changed(*row, *renamed);
+    }
   }
+  for (const auto& pin : index_->by_cid(pinned->cid))  // its id now, for the unpin below (AIOZ)
+    if (pin.name == upload.name || pin.name == name_now) *pinned = pin;
   // (Pinata pins a CID once: the same content uploaded again is the same pin, not one to remove.)
   if (replaces &&
       !(same_cid(replaces->cid, pinned->cid) && (replaces->id.empty() || replaces->id == pinned->id))) {

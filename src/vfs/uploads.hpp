@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "node.hpp"
+#include "pin_changes.hpp"
 #include "pinfs/cache/journal.hpp"
 
 namespace pinfs::cache {
@@ -54,7 +55,7 @@ class Uploads {
   };
 
   Uploads(std::shared_ptr<service::PinService> service, const VfsOptions& options, VfsCounters& counters,
-          Hooks hooks);
+          PinChanges& pin_changes, Hooks hooks);
   ~Uploads();
 
   // Opens staging/ and the journal; the rows of an earlier mount come back as queued files.
@@ -124,6 +125,7 @@ class Uploads {
   std::shared_ptr<service::PinService> service_;
   const VfsOptions& options_;
   VfsCounters& counters_;
+  PinChanges& pin_changes_;  // a pin's rename after its upload waits for other changes of it
   Hooks hooks_;
   cache::PinIndex* index_ = nullptr;  // thread-safe on its own
   cache::ContentCache* content_ = nullptr;

@@ -6,6 +6,7 @@
 
 #include "namespace.hpp"
 #include "node.hpp"
+#include "pin_changes.hpp"
 #include "pinfs/cache/cache_dir_lock.hpp"
 #include "pinfs/cache/content_cache.hpp"
 #include "pinfs/cache/index_sync.hpp"
@@ -21,6 +22,7 @@ namespace pinfs::vfs {
 Vfs::Vfs(std::shared_ptr<service::PinService> service, std::shared_ptr<service::Gateway> gateway,
          VfsOptions options)
     : service_(std::move(service)), gateway_(std::move(gateway)), options_(std::move(options)) {
+  pin_changes_ = std::make_unique<PinChanges>();
   ns_ = std::make_unique<Namespace>(options_);
   Uploads::Hooks hooks;
   hooks.pinned = [this](const auto& file, const auto& pin, bool verified) { on_pinned(file, pin, verified); };
@@ -30,7 +32,7 @@ Vfs::Vfs(std::shared_ptr<service::PinService> service, std::shared_ptr<service::
     ns_->jobs().push_back(job);
   };
   hooks.background = [this] { upload_quiet_dirs(); };
-  uploads_ = std::make_unique<Uploads>(service_, options_, counters_, std::move(hooks));
+  uploads_ = std::make_unique<Uploads>(service_, options_, counters_, *pin_changes_, std::move(hooks));
 }
 
 Vfs::~Vfs() {
@@ -224,10 +226,33 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
     ns_->alias(node, "pin:" + cache::pin_key(pin));
     if (is_new) ns_->pin_added(pin, node);
   }
-  if (late_mtime) {
-    auto row = ns_->index().find(cache::pin_key(pin));
-    (void)store_pin_mtime(row ? *row : pin, *late_mtime);
-  }
+  if (late_mtime) (void)store_pin_mtime(file->ino, *late_mtime);
+}
+
+std::optional<service::Pin> Vfs::pin_behind_locked(const NodePtr& node) {
+  if (node->kind() == Kind::Pin) return ns_->index().find(node->pin_key());
+  if (node->kind() != Kind::Local) return std::nullopt;
+  auto file = node->local();
+  auto up = uploads_->lock();
+  if (file->state != UploadState::Pinned) return std::nullopt;
+  for (const auto& row : ns_->index().by_cid(file->cid))
+    if (row.name == file->name) return row;
+  return std::nullopt;
+}
+
+Result<void> Vfs::change_pin(Ino ino, const std::function<Result<void>(service::Pin)>& change,
+                             Result<void> unpinned) {
+  auto behind = [&]() -> std::optional<service::Pin> {
+    auto lock = ns_->lock();
+    auto node = ns_->node(ino);
+    return node ? pin_behind_locked(node) : std::nullopt;
+  };
+  auto first = behind();
+  if (!first) return unpinned;
+  auto guard = pin_changes_->lock(first->cid);
+  auto pin = behind();  // as the change that held the guard before left it
+  if (!pin || pin->cid != first->cid) return unpinned;
+  return change(std::move(*pin));
 }
 
 void Vfs::on_changed(const service::Pin& before, const std::optional<service::Pin>& after) {

@@ -7,6 +7,7 @@
 
 #include "namespace.hpp"
 #include "node.hpp"
+#include "pin_changes.hpp"
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/cid.hpp"
@@ -158,8 +159,25 @@ Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
   }
 }
 
+// A pin's rename holds PinChanges for its CID, taken before the namespace's lock: the first try finds
+// which CID that is and does nothing, the second does the rename under the guard (a third only if the name
+// meanwhile became another pin's).
 Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name,
                          unsigned flags) {
+  std::optional<PinChanges::Guard> guard;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::string need_cid;
+    auto done = rename_once(parent, name, new_parent, new_name, flags, guard ? guard->cid() : "", &need_cid);
+    if (need_cid.empty()) return done;
+    guard.reset();
+    guard.emplace(pin_changes_->lock(need_cid));
+  }
+  return fail(EBUSY, name + " keeps changing");
+}
+
+Result<void> Vfs::rename_once(Ino parent, const std::string& name, Ino new_parent,
+                              const std::string& new_name, unsigned flags, const std::string& guarded_cid,
+                              std::string* need_cid) {
   if (flags & RENAME_EXCHANGE) return fail(EINVAL, "exchanging names is not supported");
   if (parent == kRootIno || new_parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return ok;
@@ -218,6 +236,10 @@ Result<void> Vfs::rename(Ino parent, const std::string& name, Ino new_parent, co
     case Kind::Pin: {
       auto pin = ns_->index().find(node->pin_key());
       if (!pin) return fail(ENOENT, name + " is no longer pinned");
+      if (pin->cid != guarded_cid) {
+        *need_cid = pin->cid;
+        return {};
+      }
       lock.unlock();
       ++counters_.renames;
       auto renamed = service_->rename(*pin, unescape_name(new_name));

@@ -269,7 +269,6 @@ Result<struct stat> Vfs::setattr(Ino ino, const AttrChange& change) {
 Result<void> Vfs::set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec) {
   const auto value = mtime_text(sec, nsec);
   const auto caps = service_->capabilities();
-  std::optional<service::Pin> pin;
   {
     auto lock = ns_->lock();
     auto node = ns_->node(ino);
@@ -293,22 +292,16 @@ Result<void> Vfs::set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec) {
         if (auto ok = uploads_->journal_update_locked(*file); !ok) return fail(EIO, ok.error().describe());
         return {};
       }
-      // Pinned just now, its node not switched yet: on_pinned (which needs the namespace's lock held here)
-      // stores it from the keyvalues, as for an upload that was running.
+      // Pinned just now, its node not switched yet: on_pinned stores it from the keyvalues if it runs after
+      // this, as for an upload that was running; if its row is in the index already, it is stored below.
       file->keyvalues[kMtimeKey] = value;
       file->mtime = sec;
       file->mtime_nsec = nsec;
-      for (const auto& row : ns_->index().by_cid(file->cid))
-        if (row.name == file->name) pin = row;
-    } else if (node->kind() == Kind::Pin && !node->pin()->is_dir) {
-      pin = ns_->index().find(node->pin_key());
-    } else {
+    } else if (node->kind() != Kind::Pin || node->pin()->is_dir) {
       return {};  // directories, entries of directory pins, links, /.pinfs: accepted, not kept
     }
   }
-  if (!pin) return {};
-  if (auto kept = mtime_of(pin->keyvalues); kept && kept->first == sec && kept->second == nsec) return {};
-  return store_pin_mtime(std::move(*pin), value);
+  return store_pin_mtime(ino, value);
 }
 
 void Vfs::touch_now(Ino ino) {
@@ -323,38 +316,46 @@ void Vfs::touch_now(Ino ino) {
   set_now(*file);
 }
 
-Result<void> Vfs::store_pin_mtime(service::Pin pin, const std::string& value) {
+Result<void> Vfs::store_pin_mtime(Ino ino, const std::string& value) {
   const auto caps = service_->capabilities();
-  if (!pin.keyvalues.contains(kMtimeKey) && caps.max_keyvalues &&
-      pin.keyvalues.size() >= caps.max_keyvalues) {
-    spdlog::warn("mtime of {} not kept: the provider allows {} metadata keys and the pin has them all",
-                 pin.name, caps.max_keyvalues);
-    return {};
-  }
-  service::Pin before = pin;
-  pin.keyvalues[kMtimeKey] = value;
-  ++counters_.metadata_updates;
-  if (caps.metadata_update) {
-    if (auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{kMtimeKey, value}}); !ok) {
-      spdlog::warn("keeping the mtime of {} failed: {}", pin.name, ok.error().describe());
-      return ok;
-    }
-    ns_->index().upsert(pin);
-  } else {
-    // No metadata update (AIOZ): pinned again by hash with the new keyvalue, the old pin id removed.
-    auto again = service_->rename(pin, pin.name);
-    if (!again) {
-      spdlog::warn("keeping the mtime of {} failed: {}", pin.name, again.error().describe());
-      return std::unexpected(again.error());
-    }
-    again->keyvalues = pin.keyvalues;
-    on_changed(before, *again);
-    pin = *again;
-  }
-  auto lock = ns_->lock();
-  if (auto node = ns_->by_key("pin:" + cache::pin_key(pin)); node && node->pin())
-    if (auto mtime = mtime_of(pin.keyvalues)) std::tie(node->pin()->mtime, node->pin()->mtime_nsec) = *mtime;
-  return {};
+  return change_pin(
+      ino,
+      [&](service::Pin pin) -> Result<void> {
+        if (mtime_of(pin.keyvalues) == mtime_of({{kMtimeKey, value}})) return {};  // kept already
+        if (!pin.keyvalues.contains(kMtimeKey) && caps.max_keyvalues &&
+            pin.keyvalues.size() >= caps.max_keyvalues) {
+          spdlog::warn("mtime of {} not kept: the provider allows {} metadata keys and the pin has them all",
+                       pin.name, caps.max_keyvalues);
+          return {};
+        }
+        service::Pin before = pin;
+        pin.keyvalues[kMtimeKey] = value;
+        ++counters_.metadata_updates;
+        if (caps.metadata_update) {
+          if (auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{kMtimeKey, value}});
+              !ok) {
+            spdlog::warn("keeping the mtime of {} failed: {}", pin.name, ok.error().describe());
+            return ok;
+          }
+          ns_->index().upsert(pin);
+        } else {
+          // No metadata update (AIOZ): pinned again by hash with the new keyvalue, the old pin id removed.
+          auto again = service_->rename(pin, pin.name);
+          if (!again) {
+            spdlog::warn("keeping the mtime of {} failed: {}", pin.name, again.error().describe());
+            return std::unexpected(again.error());
+          }
+          again->keyvalues = pin.keyvalues;
+          on_changed(before, *again);
+          pin = *again;
+        }
+        auto lock = ns_->lock();
+        if (auto node = ns_->by_key("pin:" + cache::pin_key(pin)); node && node->pin())
+          if (auto mtime = mtime_of(pin.keyvalues))
+            std::tie(node->pin()->mtime, node->pin()->mtime_nsec) = *mtime;
+        return {};
+      },
+      {});
 }
 
 void Vfs::release(std::uint64_t fh) {

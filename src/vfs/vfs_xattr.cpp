@@ -190,51 +190,60 @@ Result<void> Vfs::setxattr(Ino ino, const std::string& name, const std::string& 
   auto key = name.substr(kMeta.size());
   if (key.empty()) return fail(EINVAL, "empty metadata key");
   auto caps = service_->capabilities();
-  service::Pin pin;
+  // The checks against the keys there are, with kv those of the pin or the new file.
+  auto refused = [&](const service::KeyValues& kv) -> Result<void> {
+    bool exists = kv.contains(key);
+    if ((flags & XATTR_CREATE) && exists) return fail(EEXIST, name + " exists");
+    if ((flags & XATTR_REPLACE) && !exists) return fail(ENODATA, name + " does not exist");
+    if (!exists && caps.max_keyvalues && kv.size() + 1 > caps.max_keyvalues) {
+      spdlog::warn("setfattr {} refused: the provider allows {} metadata keys", name, caps.max_keyvalues);
+      return fail(E2BIG, "the provider allows at most " + std::to_string(caps.max_keyvalues) + " keys");
+    }
+    return {};
+  };
   {
     auto lock = ns_->lock();
     auto node = ns_->node(ino);
     if (!node) return fail(ENOENT, "no inode " + std::to_string(ino));
     if (node->kind() != Kind::Pin && node->kind() != Kind::Local)
       return fail(ENOTSUP, "only pins and new files carry metadata");
-    auto up = uploads_->lock();
-    if (node->kind() == Kind::Pin) pin = pin_row(*ns_, *node);
-    service::KeyValues* kv = node->kind() == Kind::Pin ? &pin.keyvalues : &node->local()->keyvalues;
-    bool exists = kv->contains(key);
-    if ((flags & XATTR_CREATE) && exists) return fail(EEXIST, name + " exists");
-    if ((flags & XATTR_REPLACE) && !exists) return fail(ENODATA, name + " does not exist");
-    if (!exists && caps.max_keyvalues && kv->size() + 1 > caps.max_keyvalues) {
-      spdlog::warn("setfattr {} refused: the provider allows {} metadata keys", name, caps.max_keyvalues);
-      return fail(E2BIG, "the provider allows at most " + std::to_string(caps.max_keyvalues) + " keys");
-    }
     if (node->kind() == Kind::Local) {  // sent with the upload
+      auto up = uploads_->lock();
+      auto& kv = node->local()->keyvalues;
+      if (auto no = refused(kv); !no) return no;
       auto state = node->local()->state.load();
       if (state == UploadState::Local || state == UploadState::Failed || state == UploadState::Queued) {
-        (*kv)[key] = value;
+        kv[key] = value;
         if (auto ok = uploads_->journal_update_locked(*node->local()); !ok)
           return fail(EIO, ok.error().describe());
         return {};
       }
       return fail(EBUSY, "the file is being uploaded");
     }
+    if (auto no = refused(pin_row(*ns_, *node).keyvalues); !no) return no;
     if (!caps.metadata_update) {
       spdlog::warn("setfattr {} refused: the provider cannot change metadata of an existing pin", name);
       return fail(ENOTSUP, "the provider cannot change metadata of an existing pin");
     }
   }
-  ++counters_.metadata_updates;
-  auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, value}});
-  if (!ok) return ok;
-  pin.keyvalues[key] = value;
-  ns_->index().upsert(pin);
-  return {};
+  return change_pin(
+      ino,
+      [&](service::Pin pin) -> Result<void> {
+        if (auto no = refused(pin.keyvalues); !no) return no;  // as the change before this one left it
+        ++counters_.metadata_updates;
+        auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, value}});
+        if (!ok) return ok;
+        pin.keyvalues[key] = value;
+        ns_->index().upsert(pin);
+        return {};
+      },
+      fail(ENOENT, "no longer pinned"));
 }
 
 Result<void> Vfs::removexattr(Ino ino, const std::string& name) {
   if (name.starts_with(kPinfs)) return fail(EPERM, name + " is read-only");
   if (!name.starts_with(kMeta)) return fail(ENOTSUP, name + ": only user.meta.* can be removed");
   auto key = name.substr(kMeta.size());
-  service::Pin pin;
   {
     auto lock = ns_->lock();
     auto node = ns_->node(ino);
@@ -247,17 +256,22 @@ Result<void> Vfs::removexattr(Ino ino, const std::string& name) {
       return {};
     }
     if (node->kind() != Kind::Pin) return fail(ENOTSUP, "only pins and new files carry metadata");
-    pin = pin_row(*ns_, *node);
-    if (!pin.keyvalues.contains(key)) return fail(ENODATA, name + " does not exist");
+    if (!pin_row(*ns_, *node).keyvalues.contains(key)) return fail(ENODATA, name + " does not exist");
     if (!service_->capabilities().metadata_update)
       return fail(ENOTSUP, "the provider cannot change metadata of an existing pin");
   }
-  ++counters_.metadata_updates;
-  auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, std::nullopt}});
-  if (!ok) return ok;
-  pin.keyvalues.erase(key);
-  ns_->index().upsert(pin);
-  return {};
+  return change_pin(
+      ino,
+      [&](service::Pin pin) -> Result<void> {
+        if (!pin.keyvalues.contains(key)) return fail(ENODATA, name + " does not exist");
+        ++counters_.metadata_updates;
+        auto ok = service_->update_metadata({pin.id, pin.cid}, std::nullopt, {{key, std::nullopt}});
+        if (!ok) return ok;
+        pin.keyvalues.erase(key);
+        ns_->index().upsert(pin);
+        return {};
+      },
+      fail(ENOENT, "no longer pinned"));
 }
 
 }  // namespace pinfs::vfs

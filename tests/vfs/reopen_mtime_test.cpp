@@ -245,5 +245,54 @@ TEST_F(Mtime, attr_mtime_is_read_from_the_keyvalue_and_a_bad_one_is_ignored) {
   EXPECT_EQ(walk("/dots.txt")->attr.st_mtim.tv_sec, fake_->find_by_name("dots.txt")->pinned_at);
 }
 
+// rsync's utimes of a file pinned a moment ago and its rename of the temp name, on two threads at once (the
+// mtime's service call still running when the rename comes): the account and the index a new mount reads
+// both end with the new name and the mtime ([attr.mtime], [ns.rename]).
+class MtimeAndRename : public VfsFixture, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(MtimeAndRename, attr_mtime_and_a_rename_at_once_both_stay) {
+  auto caps = fake_->capabilities();
+  caps.metadata_update = GetParam();  // false: AIOZ, where an mtime is a pin by hash again
+  fake_->set_capabilities(caps);
+  start();
+  ASSERT_TRUE(put(".a.bin.XyZ12", "rsync's temp file"));
+  const auto ino = walk("/.a.bin.XyZ12")->ino;
+  std::mutex gate;
+  gate.lock();
+  std::atomic<bool> entered{false};
+  fake_->set_metadata_hook([&](const service::PinRef&) {
+    if (entered.exchange(true)) return;  // only the first call (the mtime's) waits
+    std::lock_guard wait(gate);
+  });
+  std::thread utimes([&] {
+    AttrChange change;
+    change.mtime = timespec{1308139200, 0};
+    EXPECT_TRUE(vfs_->setattr(ino, change));
+  });
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  std::thread mv([&] { EXPECT_TRUE(vfs_->rename(kRootIno, ".a.bin.XyZ12", kRootIno, "a.bin", 0)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the rename would be done by now
+  gate.unlock();
+  utimes.join();
+  mv.join();
+  fake_->set_metadata_hook(nullptr);
+
+  EXPECT_EQ(fake_->pins().size(), 1u);
+  auto pin = fake_->find_by_name("a.bin");
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->keyvalues[kKey], "1308139200.000000000");
+  EXPECT_EQ(vfs_->getattr(ino)->st_mtim.tv_sec, 1308139200);
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+  start();  // from the index this mount kept (no listing before the first poll)
+  auto again = walk("/a.bin");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attr.st_mtim.tv_sec, 1308139200);
+  EXPECT_FALSE(walk("/.a.bin.XyZ12"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Providers, MtimeAndRename, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "metadata_update" : "pin_again"; });
+
 }  // namespace
 }  // namespace pinfs::vfs::testing

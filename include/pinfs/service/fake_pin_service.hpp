@@ -80,6 +80,8 @@ class FakePinService final : public PinService, public Gateway {
   void set_quota_bytes(std::uint64_t bytes);
   // Called at the start of every upload_file, outside the lock (tests block or count here).
   void set_upload_hook(std::function<void(const FileUpload&)> hook);
+  // Called at the start of every update_metadata and rename, outside the lock.
+  void set_metadata_hook(std::function<void(const PinRef&)> hook);
 
   // The fake's clock (unix seconds): each new pin and each unpin takes the current value and advances it
   // by one, so pin dates are distinct and ordered.
@@ -116,7 +118,8 @@ class FakePinService final : public PinService, public Gateway {
     int times;
   };
 
-  Result<void> injected(FakeOp op);  // requires mu_
+  Result<void> injected(FakeOp op);            // requires mu_
+  void call_metadata_hook(const PinRef& ref);  // mu_ not held
   bool dag_sizes_ = false;
   std::string import_locked(const std::string& content, int cid_version, std::uint64_t* size);
   Pin pin_locked(const std::string& cid, const std::string& name, std::uint64_t size, bool is_dir,
@@ -143,6 +146,7 @@ class FakePinService final : public PinService, public Gateway {
   std::uint64_t next_id_ = 1;
   std::int64_t clock_ = 1'700'000'000;
   std::function<void(const FileUpload&)> upload_hook_;
+  std::function<void(const PinRef&)> metadata_hook_;
   FakeCounters counters_;
 };
 

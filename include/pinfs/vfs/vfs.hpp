@@ -43,6 +43,8 @@ using Ino = std::uint64_t;
 constexpr Ino kRootIno = 1;
 constexpr const char* kControlDirName = ".pinfs";
 
+class PinChanges;
+
 struct Entry {
   Ino ino = 0;
   std::uint64_t generation = 1;  // inode numbers are never reused within a mount, so 1 always
@@ -224,10 +226,24 @@ class Vfs {
   // setattr (vfs_write.cpp)
   Result<void> set_mtime(Ino ino, std::int64_t sec, std::int64_t nsec);
   void touch_now(Ino ino);
-  // Sets pin's mtime keyvalue on the service (Pinata: hashMetadata; AIOZ: pin by hash again) and the index.
-  Result<void> store_pin_mtime(service::Pin pin, const std::string& value);
+  // Sets the mtime keyvalue of the pin behind ino on the service (Pinata: hashMetadata; AIOZ: pin by hash
+  // again) and in the index, unless it holds that time already.
+  Result<void> store_pin_mtime(Ino ino, const std::string& value);
   // A write through a handle whose close (a dup's) committed the file: local and editable again.
   Result<void> reopen_committed(Handle& handle);
+
+  // metadata changes of pins (PinChanges)
+  // The pin behind node as the index has it now; for a file pinned a moment ago whose node is not switched
+  // yet, its row by CID and name (Namespace::mu_ held).
+  std::optional<service::Pin> pin_behind_locked(const NodePtr& node);
+  // Runs change on the current row of the pin behind ino, no other change of that pin running meanwhile.
+  // No pin behind ino: returns unpinned instead.
+  Result<void> change_pin(Ino ino, const std::function<Result<void>(service::Pin)>& change,
+                          Result<void> unpinned);
+  // rename() once: with guard held for the CID of the pin it renames, or (a pin's rename and no guard for
+  // its CID) nothing done and *need_cid set.
+  Result<void> rename_once(Ino parent, const std::string& name, Ino new_parent, const std::string& new_name,
+                           unsigned flags, const std::string& guarded_cid, std::string* need_cid);
 
   // uploads → namespace
   void on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& pin, bool verified);
@@ -250,6 +266,7 @@ class Vfs {
   std::unique_ptr<cache::CacheDirLock> dir_lock_;
   std::unique_ptr<cache::ContentCache> content_;
   // The components; each owns its state and its lock (lock order in namespace.hpp).
+  std::unique_ptr<PinChanges> pin_changes_;  // taken before any other VFS lock
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<Uploads> uploads_;
   // Keeps ns_'s index in step with the account; driven by one caller at a time, under refresh_mu_
