@@ -196,20 +196,6 @@ void ContentCache::drop_locked(const std::string& cid) {
   --stats_.entries;
 }
 
-bool ContentCache::verify_locked(const std::string& cid) {
-  cid::ImportOptions options;
-  options.cid_version = cid.starts_with("Qm") ? 0 : 1;
-  auto imported = cid::import_file(path_of(cid), options);
-  if (imported && imported->cid.to_string() == cid) return true;
-  spdlog::warn(
-      "content cache: the cached copy of {} does not hash to its CID{}; dropping it, it will be fetched "
-      "again",
-      cid, imported ? "" : " (" + imported.error().message + ")");
-  drop_locked(cid);
-  ++stats_.dropped;
-  return false;
-}
-
 bool ContentCache::make_room_locked(std::uint64_t incoming, const std::string& keep) {
   for (;;) {
     struct statvfs vfs {};
@@ -227,29 +213,44 @@ std::string ContentCache::path_of(const std::string& cid) const {
   return dir_ + "/" + cid;
 }
 
-bool ContentCache::covered_locked(const Entry& entry, std::uint64_t offset, std::uint64_t size) const {
+bool ContentCache::covered(const std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t offset,
+                           std::uint64_t size) {
   if (size == 0) return true;
-  auto it = entry.ranges.upper_bound(offset);
-  if (it == entry.ranges.begin()) return false;
+  auto it = ranges.upper_bound(offset);
+  if (it == ranges.begin()) return false;
   --it;
   return it->first <= offset && it->second >= offset + size;
+}
+
+bool ContentCache::readable(const Entry& entry, std::uint64_t offset, std::uint64_t size) {
+  return covered(entry.verified ? entry.ranges : entry.trusted, offset, size);
+}
+
+std::uint64_t ContentCache::merge(std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t start,
+                                  std::uint64_t end) {
+  std::uint64_t had = 0;  // the bytes of the ranges merged into it
+  auto r = ranges.upper_bound(start);
+  if (r != ranges.begin() && std::prev(r)->second >= start) --r;
+  while (r != ranges.end() && r->first <= end) {
+    start = std::min(start, r->first);
+    end = std::max(end, r->second);
+    had += r->second - r->first;
+    r = ranges.erase(r);
+  }
+  ranges[start] = end;
+  return end - start - had;
 }
 
 bool ContentCache::contains(const std::string& cid, std::uint64_t offset, std::uint64_t size) const {
   std::lock_guard lock(mu_);
   auto it = entries_.find(cid);
-  return it != entries_.end() && covered_locked(it->second, offset, size);
+  return it != entries_.end() && readable(it->second, offset, size);
 }
 
 int ContentCache::open_range(const std::string& cid, std::uint64_t offset, std::uint64_t size) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(cid);
-  if (it == entries_.end() || !covered_locked(it->second, offset, size)) return -1;
-  if (!it->second.verified) {  // as read(): an entry from an earlier mount is re-hashed on first use
-    if (!verify_locked(cid)) return -1;
-    it = entries_.find(cid);
-    it->second.verified = true;
-  }
+  if (it == entries_.end() || !readable(it->second, offset, size)) return -1;
   int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -258,37 +259,70 @@ int ContentCache::open_range(const std::string& cid, std::uint64_t offset, std::
   return fd;
 }
 
-Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out) {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(cid);
-  if (it == entries_.end() || !covered_locked(it->second, offset, size)) {
-    ++stats_.misses;
-    return false;
-  }
-  if (!it->second.verified) {
-    if (!verify_locked(cid)) {
-      ++stats_.misses;
-      return false;
-    }
-    it = entries_.find(cid);
-    it->second.verified = true;
-  }
-  int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno("open cached " + cid);
+namespace {
+bool pread_all(int fd, char* out, std::uint64_t size, std::uint64_t offset) {
   std::uint64_t done = 0;
   while (done < size) {
     ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
-    if (n <= 0) {
-      ::close(fd);
-      return fail(EIO, "short read from content cache for " + cid);
-    }
+    if (n <= 0) return false;
     done += static_cast<std::uint64_t>(n);
   }
+  return true;
+}
+}  // namespace
+
+Result<bool> ContentCache::read(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(cid);
+  if (it == entries_.end() || !readable(it->second, offset, size)) {
+    ++stats_.misses;
+    return false;
+  }
+  int fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("open cached " + cid);
+  const bool whole = pread_all(fd, out, size, offset);
   ::close(fd);
+  if (!whole) return fail(EIO, "short read from content cache for " + cid);
   lru_.splice(lru_.begin(), lru_, it->second.lru);
   it->second.last_use = ++use_clock_;  // saved at close, not on every hit
   ++stats_.hits;
   return true;
+}
+
+bool ContentCache::read_held(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out) {
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(cid);
+    if (it == entries_.end() || !covered(it->second.ranges, offset, size)) return false;
+    fd = ::open(path_of(cid).c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  // Read without the lock: these bytes are checked before anything uses them, and leaves are read in
+  // parallel by the prefetch threads.
+  if (fd < 0) return false;
+  const bool whole = pread_all(fd, out, size, offset);
+  ::close(fd);
+  return whole;
+}
+
+std::uint64_t ContentCache::held_size(const std::string& cid) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(cid);
+  return it == entries_.end() || it->second.verified ? 0 : it->second.bytes;
+}
+
+void ContentCache::trust(const std::string& cid, std::uint64_t offset, std::uint64_t size) {
+  std::lock_guard lock(mu_);
+  if (auto it = entries_.find(cid); it != entries_.end()) trust_locked(it->second, offset, size);
+}
+
+void ContentCache::trust_locked(Entry& entry, std::uint64_t offset, std::uint64_t size) {
+  if (entry.verified || size == 0) return;
+  merge(entry.trusted, offset, offset + size);
+  if (covered(entry.trusted, 0, entry.bytes)) {  // every byte checked: trusted as a whole
+    entry.verified = true;
+    entry.trusted.clear();
+  }
 }
 
 Result<void> ContentCache::write(const std::string& cid, std::uint64_t offset, const char* data,
@@ -319,20 +353,10 @@ Result<void> ContentCache::write(const std::string& cid, std::uint64_t offset, c
   }
   ::close(fd);
 
-  // Merge [offset, end) into the disjoint range set, counting only new bytes.
-  std::uint64_t start = offset, end = offset + size;
-  auto r = entry.ranges.upper_bound(start);
-  if (r != entry.ranges.begin() && std::prev(r)->second >= start) --r;
-  while (r != entry.ranges.end() && r->first <= end) {
-    start = std::min(start, r->first);
-    end = std::max(end, r->second);
-    entry.bytes -= r->second - r->first;
-    stats_.bytes -= r->second - r->first;
-    r = entry.ranges.erase(r);
-  }
-  entry.ranges[start] = end;
-  entry.bytes += end - start;
-  stats_.bytes += end - start;
+  const std::uint64_t added = merge(entry.ranges, offset, offset + size);
+  entry.bytes += added;
+  stats_.bytes += added;
+  trust_locked(entry, offset, size);  // checked bytes rewritten over a kept entry's
   entry.last_use = ++use_clock_;
   persist_locked(cid, entry);
   evict_locked(cid);

@@ -247,17 +247,36 @@ Result<std::uint64_t> Vfs::fetch_verified(const std::string& cid, std::uint64_t 
                                           char* out, const std::atomic<bool>* cancel) {
   ++counters_.gateway_reads;
   const std::uint64_t end = begin + length;
-  auto got = verified().read(cid, begin, length, [&](std::uint64_t at, const char* data, std::size_t n) {
-    if (cancel && *cancel) return false;
-    counters_.gateway_bytes += n;
-    if (auto stored = content_->write(cid, at, data, n); !stored)
-      spdlog::warn("content cache: {}", stored.error().describe());
+  auto deliver = [&](std::uint64_t at, const char* data, std::size_t n) {
     if (out) {
       const std::uint64_t lo = std::max(at, begin), hi = std::min<std::uint64_t>(at + n, end);
       if (lo < hi) std::copy_n(data + (lo - at), hi - lo, out + (lo - begin));
     }
+  };
+  // The disk cache of an earlier mount holds the bytes unchecked: each leaf is checked from there, and only
+  // those it lacks or that do not match come from the gateway.
+  service::LocalCopy local;
+  local.size = content_->held_size(cid);
+  local.read = [&](std::uint64_t at, std::size_t n, char* into) {
+    return content_->read_held(cid, at, n, into);
+  };
+  local.sink = [&](std::uint64_t at, const char* data, std::size_t n) {
+    if (cancel && *cancel) return false;
+    content_->trust(cid, at, n);
+    deliver(at, data, n);
     return true;
-  });
+  };
+  auto got = verified().read(
+      cid, begin, length,
+      [&](std::uint64_t at, const char* data, std::size_t n) {
+        if (cancel && *cancel) return false;
+        counters_.gateway_bytes += n;
+        if (auto stored = content_->write(cid, at, data, n); !stored)
+          spdlog::warn("content cache: {}", stored.error().describe());
+        deliver(at, data, n);
+        return true;
+      },
+      local.size ? &local : nullptr);
   return got;
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -92,7 +93,7 @@ class PersistentContentCache : public ContentCacheTest {
   std::string cid_ = cid_of(content_);
 };
 
-TEST_F(PersistentContentCache, complete_entries_are_kept_across_mounts_and_verified_before_use) {
+TEST_F(PersistentContentCache, complete_entries_are_kept_across_mounts_and_served_once_checked) {
   const std::string small = "small file";
   const std::string small_cid = cid_of(small);
   {
@@ -101,28 +102,43 @@ TEST_F(PersistentContentCache, complete_entries_are_kept_across_mounts_and_verif
     ASSERT_TRUE(cache->write(cid_, 200'000, content_.data() + 200'000, content_.size() - 200'000));
     ASSERT_TRUE(cache->write(small_cid, 0, small.data(), small.size()));
     ASSERT_TRUE(cache->write("bafkpartial", 10, "xyz", 3));  // not from 0: cannot be complete
+    EXPECT_EQ(cache->held_size(cid_), 0u);                   // written in this mount: nothing to check
   }
   auto cache = open_cache();
   EXPECT_EQ(cache->stats().kept, 2u);
   EXPECT_EQ(cache->stats().entries, 2u);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/bafkpartial"));
+  EXPECT_EQ(cache->held_size(cid_), content_.size());
   std::string out(content_.size(), '\0');
-  auto hit = cache->read(cid_, 0, content_.size(), out.data());
-  ASSERT_TRUE(hit);
-  EXPECT_TRUE(*hit);
+  // Not served before the caller checked it: a miss, no descriptor, not contained.
+  EXPECT_FALSE(*cache->read(cid_, 0, 10, out.data()));
+  EXPECT_EQ(cache->open_range(cid_, 0, 10), -1);
+  EXPECT_FALSE(cache->contains(cid_, 0, 10));
+  // The bytes are there for checking.
+  ASSERT_TRUE(cache->read_held(cid_, 0, content_.size(), out.data()));
   EXPECT_EQ(out, content_);
-  char small_out[10];
-  EXPECT_TRUE(*cache->read(small_cid, 0, small.size(), small_out));
+  EXPECT_FALSE(cache->read_held(cid_, 1, content_.size(), out.data()));  // past its end
+  // Checked in two pieces: the first is served alone, then the whole.
+  cache->trust(cid_, 0, 262'144);
+  EXPECT_TRUE(cache->contains(cid_, 0, 262'144));
+  EXPECT_FALSE(cache->contains(cid_, 0, 262'145));
+  cache->trust(cid_, 262'144, content_.size() - 262'144);
+  EXPECT_EQ(cache->held_size(cid_), 0u);
+  std::fill(out.begin(), out.end(), '\0');
+  ASSERT_TRUE(*cache->read(cid_, 0, content_.size(), out.data()));
+  EXPECT_EQ(out, content_);
+  int fd = cache->open_range(cid_, 0, content_.size());
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) ::close(fd);
   EXPECT_EQ(cache->stats().dropped, 0u);
-  EXPECT_EQ(cache->stats().hits, 2u);
 }
 
-TEST_F(PersistentContentCache, a_corrupted_file_is_detected_against_its_cid_and_fetched_again) {
+TEST_F(PersistentContentCache, bytes_rewritten_over_a_kept_entry_are_trusted_and_replace_a_corrupted_leaf) {
   {
     auto cache = open_cache();
     ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));
   }
-  {  // one flipped byte, same size: only the hash can tell
+  {  // one flipped byte, same size: only the caller's check against the CID can tell
     std::fstream f(dir_ + "/c/" + cid_, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(123'456);
     f.put('Z');
@@ -130,14 +146,13 @@ TEST_F(PersistentContentCache, a_corrupted_file_is_detected_against_its_cid_and_
   auto cache = open_cache();
   EXPECT_EQ(cache->stats().kept, 1u);
   std::string out(content_.size(), '\0');
-  auto first = cache->read(cid_, 0, 10, out.data());
-  ASSERT_TRUE(first);
-  EXPECT_FALSE(*first);  // a miss: the caller fetches it again
-  EXPECT_EQ(cache->stats().dropped, 1u);
-  EXPECT_EQ(cache->stats().entries, 0u);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/c/" + cid_));
-  ASSERT_TRUE(cache->write(cid_, 0, content_.data(), content_.size()));  // the fetched bytes replace it
-  EXPECT_TRUE(*cache->read(cid_, 0, content_.size(), out.data()));
+  ASSERT_TRUE(cache->read_held(cid_, 0, 262'144, out.data()));
+  EXPECT_EQ(out[123'456], 'Z');  // what the VFS's check finds wrong, so it fetches that leaf again
+  ASSERT_TRUE(cache->write(cid_, 0, content_.data(), 262'144));  // the fetched leaf replaces it
+  EXPECT_EQ(cache->stats().bytes, content_.size());              // no byte counted twice
+  EXPECT_TRUE(cache->contains(cid_, 0, 262'144));
+  cache->trust(cid_, 262'144, content_.size() - 262'144);  // the other leaf matched
+  ASSERT_TRUE(*cache->read(cid_, 0, content_.size(), out.data()));
   EXPECT_EQ(out, content_);
 }
 
@@ -165,9 +180,9 @@ TEST_F(PersistentContentCache, the_lru_order_is_kept_across_mounts) {
   }
   auto cache = open_cache(20);  // room for two of the three
   EXPECT_EQ(cache->stats().entries, 2u);
-  EXPECT_FALSE(cache->contains(cid_of(b), 0, b.size()));
-  EXPECT_TRUE(cache->contains(cid_of(a), 0, a.size()));
-  EXPECT_TRUE(cache->contains(cid_of(c), 0, c.size()));
+  EXPECT_EQ(cache->held_size(cid_of(b)), 0u);  // evicted
+  EXPECT_EQ(cache->held_size(cid_of(a)), a.size());
+  EXPECT_EQ(cache->held_size(cid_of(c)), c.size());
 }
 
 TEST_F(PersistentContentCache, the_free_disk_floor_is_never_crossed) {

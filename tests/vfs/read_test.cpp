@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "pinfs/cache/content_cache.hpp"
@@ -120,6 +121,41 @@ TEST_F(Reading, read_cache_second_read_never_touches_the_network) {
   fake_->fail_next(service::FakeOp::GatewayRead, Error{EIO, "network down"}, -1);
   EXPECT_EQ(cat_text("/cached.bin"), content);
   EXPECT_EQ(fake_->counters().gateway_read.load(), reads);
+}
+
+// [read.cache-kept] The disk cache of an earlier mount serves a read once each leaf was checked against the
+// CID its parent names: nothing of the file from the gateway, and a corrupted leaf is fetched again.
+TEST_F(Reading, read_cache_kept_across_a_remount_is_checked_leaf_by_leaf) {
+  auto content = pattern(5 << 20);
+  auto pin = fake_->add_file("kept.bin", content);
+  start();
+  ASSERT_EQ(cat_text("/kept.bin"), content);
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+  const auto served = fake_->counters().bytes_served.load();
+
+  start();
+  EXPECT_EQ(cat_text("/kept.bin"), content);
+  EXPECT_EQ(fake_->counters().bytes_served.load(), served);  // no file byte from the gateway
+  EXPECT_EQ(xattr("/kept.bin", "user.pinfs.verified"), "true");
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+
+  {  // one flipped byte in the third leaf, same size: only the check against its CID can tell
+    std::fstream f(options_.cache_dir + "/content/" + pin.cid,
+                   std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f);
+    f.seekp(2 * 262144 + 99);
+    f.put(static_cast<char>(content[2 * 262144 + 99] ^ 1));
+  }
+  start();
+  EXPECT_EQ(cat_text("/kept.bin"), content);
+  EXPECT_EQ(fake_->counters().bytes_served.load(), served + 262144);  // that leaf alone, fetched again
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+  start();
+  fake_->fail_next(service::FakeOp::GatewayRead, Error{EIO, "network down"}, -1);
+  EXPECT_EQ(cat_text("/kept.bin"), content);  // the fetched leaf was written over the bad one
 }
 
 TEST_F(Reading, read_gateway_error_is_the_errno) {

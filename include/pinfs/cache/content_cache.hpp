@@ -5,10 +5,11 @@
 //
 // Kept across mounts: the range sets and the LRU order live in <dir>/entries.db (SQLite). At open, only
 // complete entries are kept (one range from byte 0 whose length is the file's size); partial ones, files
-// shorter than their entry and files with no entry are removed. A kept entry is not trusted until its file
-// has been re-hashed with the cid/ importer and matched its CID, on its first read in this mount; one that
-// does not match (truncated, corrupted, or a CID the importer's defaults do not reproduce) is dropped and
-// that read is a miss, so the bytes are fetched again.
+// shorter than their entry and files with no entry are removed. A kept entry's bytes are not trusted in this
+// mount until the caller checked them: read(), open_range() and contains() see only the ranges trust()
+// marked (or write() rewrote), read_held() hands out the rest for checking. The VFS checks each leaf
+// against the CID its parent names (VerifiedReader's LocalCopy), so a corrupted leaf is fetched again and
+// the others are served from disk.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,7 @@ struct ContentCacheStats {
   std::uint64_t misses = 0;  // reads that needed the network
   std::uint64_t evictions = 0;
   std::uint64_t kept = 0;     // entries carried over from the previous mount at open
-  std::uint64_t dropped = 0;  // entries found truncated or not matching their CID, removed
+  std::uint64_t dropped = 0;  // entries found truncated at open, removed
 };
 
 struct ContentCacheOptions {
@@ -59,6 +60,13 @@ class ContentCache {
   // A read-only descriptor of cid's cache file when [offset, offset+size) is cached (the caller closes it),
   // else -1: lets the FUSE adapter splice cached bytes to the kernel without copying them.
   int open_range(const std::string& cid, std::uint64_t offset, std::uint64_t size);
+  // A kept entry's bytes whether or not they were checked in this mount (for checking them): false when the
+  // file does not hold all of [offset, offset+size).
+  bool read_held(const std::string& cid, std::uint64_t offset, std::uint64_t size, char* out);
+  // The byte count of a kept entry not yet checked as a whole; 0 for any other (nothing to check there).
+  std::uint64_t held_size(const std::string& cid) const;
+  // [offset, offset+size) of a kept entry was checked against its CID: read() serves it from now on.
+  void trust(const std::string& cid, std::uint64_t offset, std::uint64_t size);
   ContentCacheStats stats() const;
 
  private:
@@ -68,23 +76,30 @@ class ContentCache {
     std::map<std::uint64_t, std::uint64_t> ranges;  // start → end (exclusive), disjoint, merged
     std::uint64_t bytes = 0;
     std::list<std::string>::iterator lru;
-    bool verified = true;  // false for an entry kept from a previous mount until its file is re-hashed
+    bool verified = true;  // false for an entry kept from a previous mount until all of it was checked
+    std::map<std::uint64_t, std::uint64_t> trusted;  // !verified: the ranges checked in this mount
     std::int64_t last_use = 0;
   };
   std::string path_of(const std::string& cid) const;
-  bool covered_locked(const Entry& entry, std::uint64_t offset, std::uint64_t size) const;
+  static bool covered(const std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t offset,
+                      std::uint64_t size);
+  // Trusted in this mount: the whole entry, or for a kept one what was checked.
+  static bool readable(const Entry& entry, std::uint64_t offset, std::uint64_t size);
+  // Merges [start, end) into a disjoint range set; returns how many of its bytes were new.
+  static std::uint64_t merge(std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t start,
+                             std::uint64_t end);
+  void trust_locked(Entry& entry, std::uint64_t offset, std::uint64_t size);
   void evict_locked(const std::string& keep);
   // Evicts until `incoming` more bytes leave the floor free; false when even that is not enough.
   bool make_room_locked(std::uint64_t incoming, const std::string& keep);
   void drop_locked(const std::string& cid);
   void persist_locked(const std::string& cid, const Entry& entry);
-  bool verify_locked(const std::string& cid);
   Result<void> load();
 
   const std::string dir_;
   const std::uint64_t max_bytes_;
   const std::uint64_t min_free_bytes_;
-  // Lock order: mu_ is a leaf lock; held across the file I/O (and a first-read re-hash) of one call.
+  // Lock order: mu_ is a leaf lock; held across the file I/O of one call.
   mutable std::mutex mu_;  // guards everything below
   std::unique_ptr<Db> db_;
   std::unordered_map<std::string, Entry> entries_;

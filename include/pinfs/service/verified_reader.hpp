@@ -23,12 +23,25 @@ namespace pinfs::service {
 // inline data of a node). Return false to stop the read (it then ends with ECANCELED).
 using VerifiedSink = std::function<bool(std::uint64_t offset, const char* data, std::size_t size)>;
 
+// A copy of the file's bytes held locally but not trusted (the disk cache of an earlier mount): read() checks
+// each leaf from it first, against the CID its parent names, and fetches only the leaves it does not hold or
+// that do not match.
+struct LocalCopy {
+  std::uint64_t size = 0;  // the file's byte count as held (lets a one-leaf file skip the gateway)
+  // Fills out with [offset, offset + size) of the file; false when it does not hold them.
+  std::function<bool(std::uint64_t offset, std::size_t size, char* out)> read;
+  // Receives the leaves that came from the copy, checked (the read's own sink gets the fetched ones).
+  VerifiedSink sink;
+};
+
 struct VerifiedReaderStats {
   std::atomic<std::uint64_t> leaves_verified{0};  // leaves checked and handed on
   std::atomic<std::uint64_t> blocks_fetched{0};   // raw block requests (inner nodes, fallbacks)
   std::atomic<std::uint64_t> range_requests{0};   // ranged path-gateway requests
   std::atomic<std::uint64_t> mismatches{0};       // leaves or blocks that did not match their CID
   std::atomic<std::uint64_t> node_cache_hits{0};
+  std::atomic<std::uint64_t> local_leaves{0};      // leaves taken from a LocalCopy, checked
+  std::atomic<std::uint64_t> local_mismatches{0};  // leaves of a LocalCopy that did not match (fetched)
 };
 
 class VerifiedReader {
@@ -37,9 +50,10 @@ class VerifiedReader {
   explicit VerifiedReader(std::shared_ptr<Gateway> gateway, std::size_t node_cache_bytes = 16u << 20);
 
   // Delivers every leaf that intersects [offset, offset + length) of the file cid, verified, in order.
-  // Returns the bytes of the requested range delivered (less only at the end of the file).
+  // Returns the bytes of the requested range delivered (less only at the end of the file). With local, the
+  // leaves it holds and that match come from it (to local->sink), the others from the gateway (to sink).
   Result<std::uint64_t> read(const std::string& cid, std::uint64_t offset, std::uint64_t length,
-                             const VerifiedSink& sink);
+                             const VerifiedSink& sink, const LocalCopy* local = nullptr);
   // The file's byte count, from its root block (a raw root: its block size).
   Result<std::uint64_t> size(const std::string& cid);
   // One block, checked against its CID (retried once on a mismatch); dag-pb nodes with links are cached.
@@ -83,6 +97,9 @@ class VerifiedReader {
   // Fetches segments [first, last) (leaves, contiguous) with ranged requests and hands them on.
   Result<void> fetch_leaves(const std::string& root, const std::vector<Segment>& plan, std::size_t first,
                             std::size_t last, const VerifiedSink& sink);
+  // Leaves [first, last) (contiguous), each from local when it holds it and it matches, else fetched.
+  Result<void> local_or_fetched(const std::string& root, const std::vector<Segment>& plan, std::size_t first,
+                                std::size_t last, const VerifiedSink& sink, const LocalCopy& local);
   // A dag-pb leaf whose ranged bytes did not rebuild its block: fetched as a block (a trustless retry).
   Result<void> leaf_by_block(const std::string& root, const Segment& leaf, const VerifiedSink& sink);
   void mismatch(const std::string& root, const cid::Cid& leaf, std::uint64_t offset, const std::string& what);
