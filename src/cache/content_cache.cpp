@@ -51,9 +51,11 @@ struct ContentCache::Db {
   sqlite3* db = nullptr;
   sqlite3_stmt* upsert = nullptr;
   sqlite3_stmt* remove = nullptr;
+  sqlite3_stmt* block_put = nullptr;
+  sqlite3_stmt* block_get = nullptr;
+  sqlite3_stmt* block_trim = nullptr;
   ~Db() {
-    sqlite3_finalize(upsert);
-    sqlite3_finalize(remove);
+    for (auto* q : {upsert, remove, block_put, block_get, block_trim}) sqlite3_finalize(q);
     sqlite3_close_v2(db);
   }
   bool open(const std::string& path) {
@@ -63,11 +65,18 @@ struct ContentCache::Db {
     const char* setup =
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
         "CREATE TABLE IF NOT EXISTS entries(cid TEXT PRIMARY KEY NOT NULL, ranges BLOB, last_use INTEGER)"
-        " WITHOUT ROWID;";
+        " WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS blocks(n INTEGER PRIMARY KEY, cid TEXT UNIQUE NOT NULL, data BLOB);";
     return sqlite3_exec(db, setup, nullptr, nullptr, nullptr) == SQLITE_OK &&
            sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO entries(cid, ranges, last_use) VALUES(?1, ?2, ?3)",
                               -1, &upsert, nullptr) == SQLITE_OK &&
-           sqlite3_prepare_v2(db, "DELETE FROM entries WHERE cid=?1", -1, &remove, nullptr) == SQLITE_OK;
+           sqlite3_prepare_v2(db, "DELETE FROM entries WHERE cid=?1", -1, &remove, nullptr) == SQLITE_OK &&
+           sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO blocks(cid, data) VALUES(?1, ?2)", -1, &block_put,
+                              nullptr) == SQLITE_OK &&
+           sqlite3_prepare_v2(db, "SELECT data FROM blocks WHERE cid=?1", -1, &block_get, nullptr) ==
+               SQLITE_OK &&
+           sqlite3_prepare_v2(db, "DELETE FROM blocks WHERE n <= (SELECT max(n) FROM blocks) - ?1", -1,
+                              &block_trim, nullptr) == SQLITE_OK;
   }
   void put(const std::string& cid, const std::string& ranges, std::int64_t last_use) {
     sqlite3_bind_text(upsert, 1, cid.data(), static_cast<int>(cid.size()), SQLITE_TRANSIENT);
@@ -82,6 +91,35 @@ struct ContentCache::Db {
     sqlite3_reset(remove);
   }
 };
+
+std::optional<std::vector<std::uint8_t>> ContentCache::get_block(const std::string& cid) {
+  std::lock_guard lock(mu_);
+  if (!db_) return std::nullopt;
+  auto* q = db_->block_get;
+  sqlite3_bind_text(q, 1, cid.data(), static_cast<int>(cid.size()), SQLITE_TRANSIENT);
+  std::optional<std::vector<std::uint8_t>> out;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(q, 0));
+    out.emplace(data, data + sqlite3_column_bytes(q, 0));
+  }
+  sqlite3_reset(q);
+  return out;
+}
+
+void ContentCache::put_block(const std::string& cid, const std::vector<std::uint8_t>& data) {
+  std::lock_guard lock(mu_);
+  if (!db_) return;
+  auto* q = db_->block_put;
+  sqlite3_bind_text(q, 1, cid.data(), static_cast<int>(cid.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(q, 2, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+  if (sqlite3_step(q) != SQLITE_DONE) spdlog::debug("content cache: block {} not saved", cid);
+  sqlite3_reset(q);
+  if (++blocks_put_ % 256 == 0) {  // keep the newest kMaxBlocks
+    sqlite3_bind_int64(db_->block_trim, 1, kMaxBlocks);
+    sqlite3_step(db_->block_trim);
+    sqlite3_reset(db_->block_trim);
+  }
+}
 
 ContentCache::ContentCache(std::string dir, ContentCacheOptions options)
     : dir_(std::move(dir)), max_bytes_(options.max_bytes), min_free_bytes_(options.min_free_bytes) {}

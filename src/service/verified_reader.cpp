@@ -150,12 +150,22 @@ Result<VerifiedReader::NodePtr> VerifiedReader::node(const cid::Cid& cid) {
       return it->second.node;
     }
   }
-  auto block = fetch_block(cid, cid.to_string());
+  Result<std::vector<std::uint8_t>> block = std::unexpected(Error{ENOENT, "not stored"});
+  bool stored = false;
+  if (store_.get)
+    if (auto kept = store_.get(key); kept && cid::cid_of_block(cid.version(), cid.codec(), *kept) == cid) {
+      block = std::move(*kept);
+      stored = true;
+      ++stats_.stored_nodes;
+    }
+  if (!stored) block = fetch_block(cid, cid.to_string());
   if (!block) return std::unexpected(block.error());
   auto decoded = decode(cid, *block);
   if (!decoded) return std::unexpected(decoded.error());
   auto node = std::make_shared<const FileNode>(std::move(*decoded));
-  if (node->children.empty() || node->block_size > node_cache_bytes_) return node;  // leaves are not kept
+  if (node->children.empty()) return node;  // leaves are not kept
+  if (!stored && store_.put) store_.put(key, *block);
+  if (node->block_size > node_cache_bytes_) return node;
   std::lock_guard lock(mu_);
   if (nodes_.contains(key)) return node;
   lru_.push_front(key);

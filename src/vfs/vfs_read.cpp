@@ -140,7 +140,17 @@ Result<std::size_t> Vfs::read(std::uint64_t fh, std::uint64_t offset, std::size_
 
 service::VerifiedReader& Vfs::verified() {
   std::lock_guard lock(prefetch_mu_);
-  if (!verified_) verified_ = std::make_shared<service::VerifiedReader>(gateway_);
+  if (!verified_) {
+    verified_ = std::make_shared<service::VerifiedReader>(gateway_);
+    // Inner nodes kept with the content cache: a file cached in an earlier mount is checked without the
+    // gateway (offline too).
+    service::BlockStore store;
+    store.get = [this](const std::string& cid) { return content_->get_block(cid); };
+    store.put = [this](const std::string& cid, const std::vector<std::uint8_t>& b) {
+      content_->put_block(cid, b);
+    };
+    verified_->set_block_store(std::move(store));
+  }
   return *verified_;
 }
 

@@ -154,8 +154,10 @@ TEST_F(Reading, read_cache_kept_across_a_remount_is_checked_leaf_by_leaf) {
   ASSERT_TRUE(vfs_->shutdown(true));
   vfs_.reset();
   start();
+  // The gateway down: the fetched leaf was written over the bad one, and the DAG's inner nodes were kept.
   fake_->fail_next(service::FakeOp::GatewayRead, Error{EIO, "network down"}, -1);
-  EXPECT_EQ(cat_text("/kept.bin"), content);  // the fetched leaf was written over the bad one
+  fake_->fail_next(service::FakeOp::GatewayBlock, Error{EIO, "network down"}, -1);
+  EXPECT_EQ(cat_text("/kept.bin"), content);
 }
 
 TEST_F(Reading, read_gateway_error_is_the_errno) {

@@ -17,8 +17,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "pinfs/common/error.hpp"
 
@@ -69,6 +71,13 @@ class ContentCache {
   void trust(const std::string& cid, std::uint64_t offset, std::uint64_t size);
   ContentCacheStats stats() const;
 
+  // Inner nodes of cached files' DAGs (raw blocks, checked by whoever reads them back against their CID), so
+  // that a kept entry can be checked leaf by leaf without the gateway. The newest kMaxBlocks are kept (an
+  // inner node per 174 leaves: 4096 of them map some 170 GiB of files).
+  std::optional<std::vector<std::uint8_t>> get_block(const std::string& cid);
+  void put_block(const std::string& cid, const std::vector<std::uint8_t>& data);
+  static constexpr std::int64_t kMaxBlocks = 4096;
+
  private:
   struct Db;
   ContentCache(std::string dir, ContentCacheOptions options);
@@ -105,6 +114,7 @@ class ContentCache {
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // front = most recently used
   std::int64_t use_clock_ = 0;
+  std::uint64_t blocks_put_ = 0;
   ContentCacheStats stats_;
 };
 

@@ -10,6 +10,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,12 +35,20 @@ struct LocalCopy {
   VerifiedSink sink;
 };
 
+// Where checked inner nodes are kept across mounts (the content cache's blocks); a block from get is checked
+// against its CID again before use.
+struct BlockStore {
+  std::function<std::optional<std::vector<std::uint8_t>>(const std::string& cid)> get;
+  std::function<void(const std::string& cid, const std::vector<std::uint8_t>& block)> put;
+};
+
 struct VerifiedReaderStats {
   std::atomic<std::uint64_t> leaves_verified{0};  // leaves checked and handed on
   std::atomic<std::uint64_t> blocks_fetched{0};   // raw block requests (inner nodes, fallbacks)
   std::atomic<std::uint64_t> range_requests{0};   // ranged path-gateway requests
   std::atomic<std::uint64_t> mismatches{0};       // leaves or blocks that did not match their CID
   std::atomic<std::uint64_t> node_cache_hits{0};
+  std::atomic<std::uint64_t> stored_nodes{0};      // inner nodes read back from the BlockStore, checked
   std::atomic<std::uint64_t> local_leaves{0};      // leaves taken from a LocalCopy, checked
   std::atomic<std::uint64_t> local_mismatches{0};  // leaves of a LocalCopy that did not match (fetched)
 };
@@ -60,6 +69,9 @@ class VerifiedReader {
   Result<std::vector<std::uint8_t>> block(const std::string& cid);
   // [start, end) of the leaf holding offset; {offset, offset} when past the end or not known.
   std::pair<std::uint64_t, std::uint64_t> leaf_range(const std::string& cid, std::uint64_t offset);
+
+  // Set before the first read: fetched inner nodes go there, and are looked for there before the gateway.
+  void set_block_store(BlockStore store) { store_ = std::move(store); }
 
   const VerifiedReaderStats& stats() const { return stats_; }
   std::string gateway_name() const { return gateway_->describe(); }
@@ -105,6 +117,7 @@ class VerifiedReader {
   void mismatch(const std::string& root, const cid::Cid& leaf, std::uint64_t offset, const std::string& what);
 
   std::shared_ptr<Gateway> gateway_;
+  BlockStore store_;
   const std::size_t node_cache_bytes_;
   VerifiedReaderStats stats_;
 
