@@ -13,6 +13,7 @@
 #include "pinfs/cache/journal.hpp"
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/common/log.hpp"
+#include "pinfs/service/verified_reader.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "pinfs/vfs/vfs.hpp"
 #include "uploads.hpp"
@@ -151,7 +152,7 @@ void Vfs::resolve_size(const NodePtr& node) {
     cid = node->content_cid();
   }
   ++counters_.block_fetches;
-  auto block = gateway_->block(cid);
+  auto block = verified().block(cid);  // checked against its CID (retried once, then EIO)
   Result<UnixfsFacts> facts = block ? unixfs_facts(cid, *block) : std::unexpected(block.error());
   if (!facts) {
     // The service's size stays shown (an upper bound); the next getattr asks again.

@@ -10,6 +10,7 @@
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/dagpb.hpp"
 #include "pinfs/common/log.hpp"
+#include "pinfs/service/verified_reader.hpp"
 #include "pinfs/vfs/names.hpp"
 #include "uploads.hpp"
 
@@ -156,7 +157,7 @@ Result<void> Vfs::load_dirpin(const NodePtr& dir) {
     mtime = dir->pin() ? dir->pin()->pinned_at : dir->entry()->mtime;
   }
   ++counters_.block_fetches;
-  auto block = gateway_->block(cid);
+  auto block = verified().block(cid);  // checked against its CID (retried once, then EIO)
   if (!block) return std::unexpected(block.error());
   auto node = cid::decode_pb(*block);
   if (!node) return fail(EIO, "directory pin " + cid + " is not a dag-pb node: " + node.error().message);
@@ -175,7 +176,7 @@ Result<void> Vfs::load_dirpin(const NodePtr& dir) {
       info.size = link.tsize.value_or(0);
     } else {
       ++counters_.block_fetches;
-      auto child = gateway_->block(info.cid);
+      auto child = verified().block(info.cid);
       if (!child) return std::unexpected(child.error());
       auto facts = unixfs_facts(info.cid, *child);
       if (!facts) return std::unexpected(facts.error());

@@ -103,6 +103,31 @@ TEST_F(VerifiedVfsReadV1, read_verified_a_lasting_lie_is_eio) {
   EXPECT_TRUE(*again == content);
 }
 
+// [read.verified] A directory pin's nodes are checked against their CIDs too: a gateway that lies about the
+// directory block once is retried and the right names are listed; one that keeps lying is EIO, never a
+// wrong listing.
+TEST_F(VerifiedVfsReadV1, read_verified_directory_pin_nodes_are_checked) {
+  fake_->add_directory("site", {{"index.html", "<html>"}, {"sub/a.txt", "a"}});
+  auto tampering = std::make_shared<service::TamperingGateway>(fake_);
+  vfs_ = std::make_unique<Vfs>(fake_, tampering, options_);
+  ASSERT_TRUE(vfs_->start());
+  tampering->set(service::Tamper::FlipBlock, 1);
+  EXPECT_EQ(ls("/site"), (std::vector<std::string>{"index.html", "sub"}));
+  EXPECT_EQ(tampering->tampered(), 1u);
+
+  vfs_.reset();
+  vfs_ = std::make_unique<Vfs>(fake_, tampering, options_);
+  ASSERT_TRUE(vfs_->start());
+  tampering->set(service::Tamper::FlipBlock, -1);
+  auto dir = walk("/site");
+  ASSERT_TRUE(dir);
+  auto listed = walk("/site/index.html");
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().errnum, EIO);
+  tampering->set(service::Tamper::None);
+  EXPECT_EQ(cat_text("/site/sub/a.txt"), "a");
+}
+
 std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
   const char* leaves = info.param.size <= kLeaf        ? "one_leaf"
                        : info.param.size < 174 * kLeaf ? "several"
