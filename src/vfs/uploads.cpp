@@ -410,11 +410,8 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   auto removed_locked = [&] {
     if (!file->deleted) return false;
     file->job_status.clear();
-    ::unlink(file->staging.c_str());
-    if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
-    file->journal_id = 0;
     queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
-    files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+    forget_locked(file, true);
     return true;
   };
   {
@@ -613,8 +610,12 @@ void Uploads::announce_pinned(const FilePtr& file, const service::Pin& pin) {
 void Uploads::adopt_locked(const FilePtr& file, const service::Pin& pin) {
   file->state = UploadState::Pinned;
   file->job_status.clear();
-  if (file->deleted || !content_ || !content_->adopt_file(pin.cid, file->staging, file->size))
-    ::unlink(file->staging.c_str());
+  forget_locked(file,
+                file->deleted || !content_ || !content_->adopt_file(pin.cid, file->staging, file->size));
+}
+
+void Uploads::forget_locked(const FilePtr& file, bool unlink_staged) {
+  if (unlink_staged) ::unlink(file->staging.c_str());
   if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
   file->journal_id = 0;
   files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
@@ -632,10 +633,8 @@ void Uploads::discard_locked(const FilePtr& file) {
   if (file->state == UploadState::Uploading || !file->job_status.empty()) return;  // unpinned once done
   ::unlink(file->staging.c_str());
   release_space_locked(*file);
-  if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
-  file->journal_id = 0;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), file), queue_.end());
-  files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+  forget_locked(file, false);  // unlinked above, before its blocks were released
 }
 
 void Uploads::release_space_locked(Vfs::LocalFile& file) {
@@ -655,10 +654,7 @@ Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
 
 void Uploads::pinned_in_directory_locked(const FilePtr& file) {
   file->state = UploadState::Pinned;
-  ::unlink(file->staging.c_str());
-  if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
-  file->journal_id = 0;
-  files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+  forget_locked(file, true);
 }
 
 void Uploads::adopt_job_pins() {
@@ -682,11 +678,7 @@ void Uploads::adopt_job_pins() {
       // Removed while the job ran: the pin is unpinned once it exists.
       if (file->deleted) {
         follow_ups_.push_back({*found, ""});
-        file->state = UploadState::Pinned;
-        ::unlink(file->staging.c_str());
-        if (file->journal_id && journal_) (void)journal_->remove(file->journal_id);
-        file->journal_id = 0;
-        files_.erase(std::remove(files_.begin(), files_.end(), file), files_.end());
+        pinned_in_directory_locked(file);  // the same bookkeeping: pinned, staging and journal row gone
       } else {
         adopt_locked(file, *found);
         adopted.push_back({file, *found, file->name != file->job_name ? file->name : std::string{}});

@@ -109,6 +109,9 @@ class Uploads {
   std::string staging_path();
   void adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed);
   void adopt_locked(const FilePtr& file, const service::Pin& pin);
+  // The file leaves the bookkeeping (pinned, or removed before anything was sent): its journal row and its
+  // place in files_ go, and its staged copy unless that moved elsewhere (into the content cache).
+  void forget_locked(const FilePtr& file, bool unlink_staged);
   void announce_pinned(const FilePtr& file, const service::Pin& pin);  // mu_ not held
   void worker_loop();
   void transfer_loop();
