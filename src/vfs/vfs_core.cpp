@@ -95,6 +95,13 @@ Result<void> Vfs::start() {
   }
   uploads_->start_worker();
   next_refresh_ = now_seconds() + options_.poll_interval.count();
+  // A kept index older than a poll interval answers the first listing at once, and is refreshed in the
+  // background as soon as that listing is done (releasedir of the root), not a whole interval later.
+  const auto sync_now = options_.clock ? options_.clock() : now_seconds();  // the clock synced_at is on
+  if (auto state = ns_->index().sync_state(); options_.poll_interval.count() > 0 && state.complete &&
+                                              state.synced_at &&
+                                              sync_now - *state.synced_at >= options_.poll_interval.count())
+    refresh_after_first_listing_ = true;
   if (options_.poll_interval.count() > 0) poller_ = std::thread([this] { poller_loop(); });
   return {};
 }

@@ -435,8 +435,16 @@ void Vfs::releasedir(std::uint64_t dh) {
     ns_->drop_if_unused(keep);
   }
   const bool large = handle->items.size() >= 10000;
+  const bool root = handle->dir && handle->dir->ino == kRootIno;
   lock.unlock();
   handle.reset();
+  if (root && refresh_after_first_listing_.exchange(false)) {
+    {
+      std::lock_guard poll(poll_mu_);
+      next_refresh_ = now_seconds();
+    }
+    poll_cv_.notify_all();
+  }
   // A listing of a large account held an entry per pin: its pages go back to the system, so the daemon's
   // resident size is what it keeps (DESIGN.md §7 memory target).
   if (large) malloc_trim(0);

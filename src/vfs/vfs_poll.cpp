@@ -177,7 +177,9 @@ void Vfs::poller_loop() {
   std::unique_lock lock(poll_mu_);
   while (!poll_stop_) {
     auto wait = std::chrono::seconds(std::max<std::int64_t>(0, next_refresh_ - now_seconds()));
-    if (poll_cv_.wait_for(lock, wait, [&] { return poll_stop_; })) break;
+    // Woken early by a stop, or by a refresh brought forward (releasedir after a stale remount).
+    poll_cv_.wait_for(lock, wait, [&] { return poll_stop_ || now_seconds() >= next_refresh_; });
+    if (poll_stop_) break;
     if (now_seconds() < next_refresh_) continue;
     lock.unlock();
     // Until the first listing is complete the next root operation does it (streamed); the poller waits.

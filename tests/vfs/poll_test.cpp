@@ -1,8 +1,10 @@
 // The poller and the kernel notifications: remote changes applied without an operation on the mount, the
 // kernel told exactly which names and inodes changed, negative lookups answered from the index.
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "vfs_fixture.hpp"
 
@@ -100,6 +102,40 @@ TEST_F(Polling, consistency_poll_poller_applies_changes_without_an_operation) {
   ASSERT_TRUE(notifier->wait_for("entry 1 second.txt"));
   EXPECT_GT(fake_->counters().list.load(), calls);
   EXPECT_TRUE(walk("/second.txt"));
+}
+
+// [index.remount] A remount on a kept index older than a poll interval lists from it at once (no list call
+// while the first listing runs), then refreshes in the background as soon as that listing is done, not a
+// whole interval later. A kept index synced within the interval waits for the poller as usual.
+TEST_F(Polling, index_remount_stale_index_is_refreshed_once_the_first_listing_is_done) {
+  options_.poll_interval = std::chrono::seconds(3600);
+  fake_->add_file("first.txt", "1");
+  start();
+  EXPECT_EQ(ls().size(), 2u);
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+
+  start();  // synced moments ago: no early refresh
+  auto calls = fake_->counters().list.load();
+  EXPECT_EQ(ls().size(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(fake_->counters().list.load(), calls);
+  ASSERT_TRUE(vfs_->shutdown(true));
+  vfs_.reset();
+
+  fake_->advance_clock(7200);  // unmounted for two intervals, and a pin made elsewhere meanwhile
+  fake_->add_file("second.txt", "2");
+  start();
+  auto notifier = std::make_shared<RecordingNotifier>();
+  vfs_->set_notifier(notifier);
+  calls = fake_->counters().list.load();
+  auto first = ls();
+  EXPECT_EQ(first.size(), 2u);  // the kept index: not yet the new pin
+  EXPECT_EQ(std::count(first.begin(), first.end(), "second.txt"), 0);
+  EXPECT_EQ(fake_->counters().list.load(), calls);        // nothing listed while ls ran
+  ASSERT_TRUE(notifier->wait_for("entry 1 second.txt"));  // the refresh, within seconds, not 3600
+  EXPECT_TRUE(walk("/second.txt"));
+  EXPECT_LE(fake_->counters().list.load() - calls, 2u);  // an incremental refresh
 }
 
 // Names that do not exist are answered from the index: no list call, no gateway call.

@@ -290,6 +290,8 @@ class Vfs {
   bool poll_stop_ = false;
   std::thread poller_;
   std::atomic<std::int64_t> next_refresh_{0};
+  std::atomic<bool> refresh_after_first_listing_{
+      false};  // a stale kept index: refresh once the root was listed
   bool started_ = false;
   // Prefetch threads use this object: the destructor waits for them. prefetches_ also bounds the parts in
   // flight over all open files.
