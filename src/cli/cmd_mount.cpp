@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -83,6 +85,14 @@ int serve_mount(const MountConfig& config, const MountArgs& args, const std::str
   // releasedir).
   ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // Each staged file of a new directory holds its descriptor until the directory is pinned: a copy of a
+  // folder of thousands of files must not meet the usual soft limit of 1024 (as rclone and Go programs, the
+  // soft limit is raised to the hard one).
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0)
+      spdlog::debug("raising the open-file limit: {}", std::strerror(errno));
+  }
   auto pin_service = service::make_pin_service(config.service);
   if (!pin_service) return ready.fail(kConfig, pin_service.error().message);
   auto gateway = service::make_gateway(config.service);

@@ -39,6 +39,7 @@ class FileReader {
   std::uint64_t expected_size_;
   std::shared_ptr<GrowingFile> growth_;
   std::chrono::milliseconds stall_limit_;
+  void close_fd();
   int fd_ = -1;
   std::uint64_t position_ = 0;
   std::string error_;

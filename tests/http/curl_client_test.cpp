@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -281,6 +283,40 @@ TEST_F(CurlClientTest, MultipartStreamsFilePartsWithExactLength) {
   EXPECT_EQ(parts[1].content, b);
   EXPECT_EQ(parts[2].name, "pinataMetadata");
   EXPECT_EQ(parts[2].content, R"({"name":"site"})");
+}
+
+// A directory upload of more files than the process may open at once: each part's descriptor is given back
+// once the part is sent (10,000 staged files of a new directory once failed with EMFILE at part 9,983).
+TEST_F(CurlClientTest, MultipartOfMorePartsThanOpenFilesAllowed) {
+  auto client = make_curl_client(options());
+  constexpr int kParts = 300;
+  MultipartBody body;
+  for (int i = 0; i < kParts; ++i) {
+    const std::string name = "part-" + std::to_string(i) + ".txt";
+    body.parts.push_back({"file", "dir/" + name, "", "", temp_file(name, "content " + std::to_string(i))});
+  }
+  Request r;
+  r.method = Method::Post;
+  r.url = server.url("/upload");
+  r.body = body;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int open_now = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++open_now;
+  }
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(open_now + 100);  // far fewer than the parts
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto res = client->perform(r);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(res.has_value()) << res.error().describe();
+  EXPECT_EQ(res->status, 200);
+  std::lock_guard lock(seen.mutex);
+  const auto parts = pinfs::testing::parse_multipart(seen.content_type, seen.body);
+  ASSERT_EQ(parts.size(), static_cast<std::size_t>(kParts));
+  EXPECT_EQ(parts[kParts - 1].content, "content " + std::to_string(kParts - 1));
 }
 
 TEST_F(CurlClientTest, MissingStagedFileIsAnError) {
