@@ -91,12 +91,15 @@ Result<void> serve(vfs::Vfs& vfs, const MountOptions& options, const std::functi
   }
   spdlog::info("mounted on {}", options.mountpoint);
   vfs.set_notifier(make_notifier(session));
+  // Unblocked before READY=1, so that once the service manager is told the mount is up, a stop signal is
+  // taken by this thread (a test reading every thread's mask right after READY=1 saw it still blocked). One
+  // held back until now is delivered here: its handler sets the exit flag and the loop ends at once.
+  sigset_t stop = stop_signals();
+  ::pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   if (on_ready) on_ready();
 
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, options.max_threads);
-  sigset_t stop = stop_signals();  // one held back until now is delivered here, and ends the loop at once
-  ::pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
   int rc = fuse_session_loop_mt(session, config);
   fuse_loop_cfg_destroy(config);
 
