@@ -150,11 +150,15 @@ Result<VerifiedReader::NodePtr> VerifiedReader::node(const cid::Cid& cid) {
       return it->second.node;
     }
   }
-  auto kept = store_.get ? store_.get(key) : std::nullopt;  // checked as a fetched block is
-  const bool stored = kept && cid::cid_of_block(cid.version(), cid.codec(), *kept) == cid;
-  if (stored) ++stats_.stored_nodes;
-  auto block =
-      stored ? Result<std::vector<std::uint8_t>>(std::move(*kept)) : fetch_block(cid, cid.to_string());
+  Result<std::vector<std::uint8_t>> block = std::unexpected(Error{ENOENT, "not stored"});
+  bool stored = false;
+  if (store_.get)
+    if (auto kept = store_.get(key); kept && cid::cid_of_block(cid.version(), cid.codec(), *kept) == cid) {
+      block = std::move(*kept);
+      stored = true;
+      ++stats_.stored_nodes;
+    }
+  if (!stored) block = fetch_block(cid, cid.to_string());
   if (!block) return std::unexpected(block.error());
   auto decoded = decode(cid, *block);
   if (!decoded) return std::unexpected(decoded.error());

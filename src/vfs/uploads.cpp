@@ -565,20 +565,21 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
     deleted = file->deleted;
     name_now = reopened ? upload.name : file->name;
   }
-  // Renamed while uploading: under the pin's change guard, so that the pin is taken as the last change left
-  // it (the hook may have pinned it again with its mtime, on AIOZ: a new id, also for the unpin below).
-  std::optional<PinChanges::Guard> guard;
-  if (name_now != upload.name && !deleted) guard.emplace(pin_changes_.lock(pinned->cid));
-  for (const auto& pin : index_->by_cid(pinned->cid))
-    if (pin.name == upload.name || pin.name == name_now) *pinned = pin;
-  if (guard && pinned->name == upload.name) {  // not renamed through its own node meanwhile
-    ++counters_.renames;
-    if (auto renamed = service_->rename(*pinned, name_now)) {
-      if (hooks_.changed) hooks_.changed(*pinned, *renamed);
-      *pinned = *renamed;
+  if (name_now != upload.name && !deleted) {  // renamed while uploading
+    // The pin as the last change left it (the hook may have pinned it again with its mtime, on AIOZ); a
+    // rename of the pin itself since (its node was the pin's) already named it.
+    auto guard = pin_changes_.lock(pinned->cid);
+    std::optional<service::Pin> row;
+    for (const auto& pin : index_->by_cid(pinned->cid))
+      if (pin.name == upload.name) row = pin;
+    if (row) {
+      ++counters_.renames;
+      if (auto renamed = service_->rename(*row, name_now); renamed && hooks_.changed)
+        hooks_.changed(*row, *renamed);
     }
   }
-  guard.reset();
+  for (const auto& pin : index_->by_cid(pinned->cid))  // its id now, for the unpin below (AIOZ)
+    if (pin.name == upload.name || pin.name == name_now) *pinned = pin;
   // (Pinata pins a CID once: the same content uploaded again is the same pin, not one to remove.)
   if (replaces &&
       !(same_cid(replaces->cid, pinned->cid) && (replaces->id.empty() || replaces->id == pinned->id))) {
