@@ -249,6 +249,11 @@ void FakePinService::set_metadata_hook(std::function<void(const PinRef&)> hook) 
   metadata_hook_ = std::move(hook);
 }
 
+void FakePinService::set_unpin_hook(std::function<void(const PinRef&)> hook) {
+  std::lock_guard lock(mu_);
+  unpin_hook_ = std::move(hook);
+}
+
 void FakePinService::call_metadata_hook(const PinRef& ref) {
   std::function<void(const PinRef&)> hook;
   {
@@ -432,6 +437,12 @@ Result<Pin> FakePinService::rename(const Pin& pin, const std::string& new_name) 
 
 Result<void> FakePinService::unpin(const PinRef& ref) {
   ++counters_.unpin;
+  std::function<void(const PinRef&)> hook;
+  {
+    std::lock_guard lock(mu_);
+    hook = unpin_hook_;
+  }
+  if (hook) hook(ref);
   std::lock_guard lock(mu_);
   if (auto f = injected(FakeOp::Unpin); !f) return std::unexpected(f.error());
   auto it = find_locked(ref);

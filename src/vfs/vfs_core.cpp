@@ -210,6 +210,9 @@ void Vfs::on_pinned(const std::shared_ptr<LocalFile>& file, const service::Pin& 
   std::optional<std::string> late_mtime;  // set after the upload took its keyvalues, or an adopted pin's
   {
     auto lock = ns_->lock();
+    // Removed while its upload ran: the pin is unpinned at once (Uploads::upload_now), and until then no
+    // listing or lookup may show it — vim's O_EXCL create of the swap file it just removed must succeed.
+    if (auto up = uploads_->lock(); file->deleted) return;
     // A job's pin the listing already named (under the temp name it was renamed from) is not new: its
     // old name must go, which only the full rebuild of the names does.
     auto known = ns_->index().find(cache::pin_key(pin));

@@ -14,14 +14,6 @@ namespace {
 
 using Async = VfsFixture;
 
-bool eventually(const std::function<bool()>& condition) {
-  for (int i = 0; i < 500; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
-
 TEST_F(Async, write_async_close_returns_before_the_upload) {
   options_.upload = UploadMode::Async;
   std::mutex gate;

@@ -12,14 +12,6 @@ namespace {
 
 using DirPin = VfsFixture;
 
-bool eventually(const std::function<bool()>& condition) {
-  for (int i = 0; i < 500; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
-
 Ino ino_of(Result<Entry> entry) {
   return entry ? entry->ino : 0;
 }

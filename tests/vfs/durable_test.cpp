@@ -36,14 +36,6 @@ class Durable : public VfsFixture {
   }
 };
 
-bool eventually(const std::function<bool()>& condition) {
-  for (int i = 0; i < 500; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
-
 TEST_F(Durable, durable_staged_row_written_at_create_and_interrupted_file_kept) {
   start();
   auto created = vfs_->create(kRootIno, "half.bin", 0644, O_WRONLY | O_CREAT);

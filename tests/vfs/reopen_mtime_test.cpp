@@ -15,14 +15,6 @@ using Reopen = VfsFixture;
 constexpr const char* kKey = "pinfs.mtime";  // the keyvalue that keeps a program's mtime
 using Mtime = VfsFixture;
 
-bool eventually(const std::function<bool()>& condition) {
-  for (int i = 0; i < 500; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
-
 std::size_t pins_named(service::FakePinService& fake, const std::string& name) {
   std::size_t n = 0;
   for (const auto& pin : fake.pins()) n += pin.name == name;

@@ -6,15 +6,27 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pinfs/service/fake_pin_service.hpp"
 #include "pinfs/vfs/vfs.hpp"
 
 namespace pinfs::vfs::testing {
+
+// Polls for up to 5 s: for what a background thread (worker, poller) does in its own time.
+inline bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 500; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
 
 class VfsFixture : public ::testing::Test {
  protected:

@@ -281,6 +281,35 @@ TEST_F(Writing, write_dedupe_removed_while_the_job_runs_is_unpinned) {
   EXPECT_TRUE(fake_->find_by_name("original.bin"));
 }
 
+// vim fsyncs its swap file (a sync upload) and removes it while that upload runs, then creates it again
+// with O_EXCL: the pin the upload made must never show under the name, only be unpinned.
+TEST_F(Writing, write_sync_removed_while_uploading_never_shows_and_is_unpinned) {
+  std::mutex gate;
+  gate.lock();
+  fake_->set_upload_hook([&](const service::FileUpload&) { std::lock_guard wait(gate); });
+  bool seen_before_unpin = true;
+  fake_->set_unpin_hook([&](const service::PinRef&) {
+    auto names = ls();
+    seen_before_unpin = std::count(names.begin(), names.end(), ".f.swp") != 0 || walk("/.f.swp").has_value();
+  });
+  start();
+  auto created = vfs_->create(kRootIno, ".f.swp", 0600, O_RDWR | O_CREAT | O_EXCL);
+  ASSERT_TRUE(created);
+  ASSERT_TRUE(vfs_->write(created->file.fh, 0, "swap", 4));
+  std::thread syncer([&] { (void)vfs_->fsync(created->file.fh); });
+  ASSERT_TRUE(eventually([&] { return xattr("/.f.swp", "user.pinfs.status") == "uploading"; }));
+  ASSERT_TRUE(vfs_->unlink(kRootIno, ".f.swp"));
+  gate.unlock();
+  syncer.join();
+  vfs_->release(created->file.fh);
+  EXPECT_FALSE(seen_before_unpin);
+  EXPECT_FALSE(fake_->find_by_name(".f.swp"));
+  EXPECT_EQ(fake_->counters().unpin.load(), 1u);
+  auto again = vfs_->create(kRootIno, ".f.swp", 0600, O_RDWR | O_CREAT | O_EXCL);
+  EXPECT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(staged_files(options_.cache_dir), again ? 1u : 0u);
+}
+
 TEST_F(Writing, write_immutable_write_after_upload_is_erofs) {
   start();
   auto created = vfs_->create(kRootIno, "once", 0644, O_WRONLY | O_CREAT);

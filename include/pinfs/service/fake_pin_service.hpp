@@ -82,6 +82,8 @@ class FakePinService final : public PinService, public Gateway {
   void set_upload_hook(std::function<void(const FileUpload&)> hook);
   // Called at the start of every update_metadata and rename, outside the lock.
   void set_metadata_hook(std::function<void(const PinRef&)> hook);
+  // Called at the start of every unpin, outside the lock.
+  void set_unpin_hook(std::function<void(const PinRef&)> hook);
 
   // The fake's clock (unix seconds): each new pin and each unpin takes the current value and advances it
   // by one, so pin dates are distinct and ordered.
@@ -147,6 +149,7 @@ class FakePinService final : public PinService, public Gateway {
   std::int64_t clock_ = 1'700'000'000;
   std::function<void(const FileUpload&)> upload_hook_;
   std::function<void(const PinRef&)> metadata_hook_;
+  std::function<void(const PinRef&)> unpin_hook_;
   FakeCounters counters_;
 };
 
