@@ -19,11 +19,17 @@ using detail::write_string;
 using detail::Writer;
 using http::Method;
 
-Result<Pin> decode_pin(Result<http::Response> response, const KeyValues& sent_keyvalues) {
+// An upload's answer. AIOZ answers content it pins already with that pin (its own name and id) and makes
+// no pin of the name sent: that is marked duplicate, as Pinata's isDuplicate is.
+Result<Pin> decode_upload_pin(Result<http::Response> response, const std::string& sent_name,
+                              const KeyValues& sent_keyvalues) {
   if (!response) return std::unexpected(response.error());
   auto pin = json::decode_aioz_pin(response->body);
+  if (!pin) return pin;
+  if (pin->name.empty()) pin->name = sent_name;
+  if (pin->name != sent_name) pin->duplicate = true;
   // AIOZ answers without keyvalues; what was sent is what the pin carries.
-  if (pin && pin->keyvalues.empty()) pin->keyvalues = sent_keyvalues;
+  if (pin->keyvalues.empty() && !pin->duplicate) pin->keyvalues = sent_keyvalues;
   return pin;
 }
 
@@ -136,9 +142,7 @@ Result<Pin> AiozService::upload_file(const FileUpload& upload) {
     r.progress = [fn = upload.progress](std::uint64_t sent, std::uint64_t total) { fn({sent, total}); };
   }
   spdlog::debug("AIOZ upload of {} as '{}'", upload.local_path, upload.name);
-  auto pin = decode_pin(detail::call(*http_, r, "AIOZ upload"), upload.keyvalues);
-  if (pin && pin->name.empty()) pin->name = upload.name;
-  return pin;
+  return decode_upload_pin(detail::call(*http_, r, "AIOZ upload"), upload.name, upload.keyvalues);
 }
 
 Result<Pin> AiozService::upload_directory(const DirectoryUpload& upload) {
@@ -151,11 +155,9 @@ Result<Pin> AiozService::upload_directory(const DirectoryUpload& upload) {
   body.parts.push_back({"metadata", "", "", metadata_json(upload.name, upload.keyvalues, false), ""});
   detail::add_directory_files(body, upload);
   r.body = std::move(body);
-  auto pin = decode_pin(detail::call(*http_, r, "AIOZ directory upload"), upload.keyvalues);
-  if (pin) {
-    pin->is_dir = true;
-    if (pin->name.empty()) pin->name = upload.name;
-  }
+  auto pin =
+      decode_upload_pin(detail::call(*http_, r, "AIOZ directory upload"), upload.name, upload.keyvalues);
+  if (pin) pin->is_dir = true;
   return pin;
 }
 

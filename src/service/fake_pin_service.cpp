@@ -224,6 +224,22 @@ void FakePinService::set_wrong_cid(bool wrong) {
   wrong_cid_ = wrong;
 }
 
+std::optional<Pin> FakePinService::duplicate_locked(const std::string& cid) const {
+  if (!duplicates_by_cid_) return std::nullopt;
+  for (const auto& existing : pins_)
+    if (existing.cid == cid) {
+      Pin same = existing;
+      same.duplicate = true;
+      return same;
+    }
+  return std::nullopt;
+}
+
+void FakePinService::set_duplicates_by_cid(bool on) {
+  std::lock_guard lock(mu_);
+  duplicates_by_cid_ = on;
+}
+
 void FakePinService::set_drop_directory_parts(bool drop) {
   std::lock_guard lock(mu_);
   drop_directory_parts_ = drop;
@@ -346,6 +362,7 @@ Result<Pin> FakePinService::upload_file(const FileUpload& upload) {
   if (upload.progress) upload.progress({content->size(), content->size()});
   std::string cid = import_locked(*content, upload.cid_version, nullptr);
   if (wrong_cid_) cid = wrong_cid_for(cid);
+  if (auto same = duplicate_locked(cid)) return *same;
   Pin pin = pin_locked(cid, upload.name, content->size(), false, upload.keyvalues);
   if (reply_without_id_) pin.id.clear();
   return pin;
@@ -368,6 +385,7 @@ Result<Pin> FakePinService::upload_directory(const DirectoryUpload& upload) {
   auto dir = build_dir_locked(imported, upload.cid_version,
                               drop_directory_parts_ ? std::vector<std::string>{} : upload.directories);
   if (!dir) return std::unexpected(dir.error());
+  if (auto same = duplicate_locked(dir->first)) return *same;
   Pin pin = pin_locked(wrong_cid_ ? wrong_cid_for(dir->first) : dir->first, upload.name, total, true,
                        upload.keyvalues);
   if (reply_without_id_) pin.id.clear();

@@ -48,7 +48,8 @@ struct Vfs::LocalFile {
   Ino ino = 0;
   Ino parent = kRootIno;
   std::string staging;
-  bool resumed = false;  // from the journal of an earlier mount
+  bool resumed = false;             // from the journal of an earlier mount
+  std::int64_t journal_parent = 0;  // the journal row of its new directory (0: at the root)
 
   // Guarded by Uploads::mu_:
   std::string name;    // as sent to the service (unescaped)
@@ -106,6 +107,19 @@ struct Vfs::LocalDir {
   // by the quiet-directory pass until the tree changes again (last_change_ms moves on) or fsync.
   std::string reason;
   std::int64_t failed_change_ms = -1;
+  std::int64_t journal_id = 0;  // its journal row (state "directory"), written before mkdir returned
+  bool resumed = false;         // rebuilt from the journal: its pin may exist already (crash after upload)
+  // The service already pinned this tree under another name (Pinata's isDuplicate: no pin of this name
+  // was made), so a pin-by-CID job names it; the directory is the pin once that shows, if unchanged since.
+  std::string job_cid;
+  std::int64_t job_change_ms = 0;  // last_change_ms when the job started
+  std::int64_t job_asked_ms = 0;   // when the service was last asked for the job's pin
+
+  std::string status() const {
+    if (uploading) return "uploading";
+    if (!job_cid.empty()) return "pinning by CID";
+    return reason.empty() ? "local" : "failed: " + reason;
+  }
 };
 
 // A directory pin's (or nested directory's) entries, once fetched.

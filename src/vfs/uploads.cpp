@@ -39,6 +39,7 @@ cache::JournalEntry journal_entry_of(const Vfs::LocalFile& file) {
     entry.replaces_cid = file.replaces->cid;
   }
   entry.state = file.closed ? "queued" : "writing";
+  entry.parent = file.journal_parent;
   return entry;
 }
 
@@ -64,7 +65,7 @@ Uploads::~Uploads() {
   }
 }
 
-Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cache::ContentCache* content) {
+Result<Uploads::Resumed> Uploads::open(cache::PinIndex& index, cache::ContentCache* content) {
   index_ = &index;
   content_ = content;
   auto journal = cache::open_sqlite_journal(options_.cache_dir + "/journal.sqlite");
@@ -72,10 +73,21 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
   journal_ = std::move(*journal);
   auto entries = journal_->entries();
   if (!entries) return std::unexpected(entries.error());
-  std::vector<FilePtr> resumed;
+  Resumed out;
+  auto& resumed = out.files;
   std::lock_guard lock(mu_);
   std::set<std::string> journaled;
-  for (const auto& entry : *entries) {
+  std::set<std::int64_t> dir_rows;  // a directory's row comes before those of everything in it
+  for (auto entry : *entries) {
+    if (entry.state == "directory") {
+      out.directories.push_back(entry);
+      dir_rows.insert(entry.id);
+      continue;
+    }
+    if (entry.parent && !dir_rows.contains(entry.parent)) {
+      spdlog::warn("journal: the directory of {} is gone; it comes back at the root", entry.name);
+      entry.parent = 0;
+    }
     int fd = ::open(entry.staging_path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
       // A "writing" row whose file is missing was never created; a "queued" one lost its data (or its
@@ -99,6 +111,7 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
       file->size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
       file->keyvalues = entry.keyvalues;
       file->journal_id = entry.id;
+      file->journal_parent = entry.parent;
       file->state = UploadState::Failed;
       file->reason = "interrupted";
       file->interrupted = true;
@@ -121,24 +134,31 @@ Result<std::vector<Uploads::FilePtr>> Uploads::open(cache::PinIndex& index, cach
     file->size = entry.size;
     file->keyvalues = entry.keyvalues;
     file->journal_id = entry.id;
-    file->state = UploadState::Queued;
+    file->journal_parent = entry.parent;
     file->resumed = true;
     file->closed = true;
     file->mtime = now_seconds();
     if (!entry.replaces_id.empty() || !entry.replaces_cid.empty())
       file->replaces = service::PinRef{entry.replaces_id, entry.replaces_cid};
     files_.push_back(file);
-    queue_.push_back(file);
     resumed.push_back(file);
+    if (entry.parent) {  // uploaded with its directory, once the VFS has rebuilt it
+      file->state = UploadState::Local;
+      file->sequential = false;  // its CID is computed from the staged file
+      continue;
+    }
+    file->state = UploadState::Queued;
+    queue_.push_back(file);
     spdlog::info("resuming upload of {} ({} bytes) from the journal", entry.name, entry.size);
   }
   adopt_orphans_locked(journaled, resumed);
-  return resumed;
+  return out;
 }
 
 // Staged files without a journal row (a mount that stopped between creating the file and its row, or a
-// file of a new directory that was never uploaded): empty ones are removed, others are kept as interrupted
-// local files named recovered-<staged name>, so that no byte is lost and each can be read or removed.
+// file of a new directory from before those were journaled): empty ones are removed, others are kept as
+// interrupted local files named recovered-<staged name>, so that no byte is lost and each can be read or
+// removed.
 void Uploads::adopt_orphans_locked(const std::set<std::string>& journaled, std::vector<FilePtr>& resumed) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -274,16 +294,16 @@ std::string Uploads::staging_path() {
          ".data";
 }
 
-// The journal row comes first, then the staged file: a file in staging/ always has its row (files of a
-// new directory are uploaded with it and have none; see adopt_orphans_locked).
-Result<Uploads::FilePtr> Uploads::create(const std::string& name, Ino parent) {
+// The journal row comes first, then the staged file: a file in staging/ always has its row.
+Result<Uploads::FilePtr> Uploads::create(const std::string& name, Ino parent, std::int64_t journal_parent) {
   auto file = std::make_shared<Vfs::LocalFile>();
   file->name = name;
   file->parent = parent;
+  file->journal_parent = journal_parent;
   {
     std::lock_guard lock(mu_);
     file->staging = staging_path();
-    if (parent == kRootIno && journal_) {
+    if (journal_) {
       auto id = journal_->add(journal_entry_of(*file));
       if (!id) return fail(EIO, "journal: " + id.error().describe());
       file->journal_id = *id;
@@ -655,6 +675,66 @@ Result<void> Uploads::reopened_for_writing_locked(const FilePtr& file) {
 void Uploads::pinned_in_directory_locked(const FilePtr& file) {
   file->state = UploadState::Pinned;
   forget_locked(file, true);
+}
+
+void Uploads::pinned_as_directory_locked(const std::vector<FilePtr>& files, std::vector<std::int64_t> rows) {
+  std::unordered_set<const Vfs::LocalFile*> done;
+  for (const auto& file : files) {
+    file->state = UploadState::Pinned;
+    ::unlink(file->staging.c_str());
+    if (file->journal_id) rows.push_back(std::exchange(file->journal_id, 0));
+    done.insert(file.get());
+  }
+  files_.erase(
+      std::remove_if(files_.begin(), files_.end(), [&](const FilePtr& f) { return done.contains(f.get()); }),
+      files_.end());
+  if (journal_ && !rows.empty())
+    if (auto ok = journal_->remove(rows); !ok) spdlog::warn("journal: {}", ok.error().describe());
+}
+
+Result<std::int64_t> Uploads::journal_directory(const std::string& name, std::int64_t parent) {
+  std::lock_guard lock(mu_);
+  if (!journal_) return 0;
+  cache::JournalEntry entry;
+  entry.name = name;
+  entry.state = "directory";
+  entry.parent = parent;
+  return journal_->add(entry);
+}
+
+Result<void> Uploads::journal_directory_renamed(std::int64_t id, const std::string& name,
+                                                std::int64_t parent) {
+  std::lock_guard lock(mu_);
+  if (!journal_ || !id) return {};
+  cache::JournalEntry entry;
+  entry.id = id;
+  entry.name = name;
+  entry.state = "directory";
+  entry.parent = parent;
+  return journal_->update(entry);
+}
+
+void Uploads::journal_forget(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  if (!journal_ || !id) return;
+  if (auto ok = journal_->remove(id); !ok) spdlog::warn("journal: {}", ok.error().describe());
+}
+
+Result<void> Uploads::closed_in_directory(const FilePtr& file) {
+  {
+    std::lock_guard lock(mu_);
+    if (file->deleted || file->closed || file->writers > 1) return {};
+  }
+  // The bytes first, then the row that says they are complete: a crash in between leaves it interrupted.
+  {
+    std::lock_guard io(file->io);
+    if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
+  }
+  std::lock_guard lock(mu_);
+  if (file->deleted || file->writers > 1) return {};
+  file->closed = true;
+  file->interrupted = false;
+  return journal_update_locked(*file);
 }
 
 void Uploads::adopt_job_pins() {

@@ -58,8 +58,14 @@ class Uploads {
           PinChanges& pin_changes, Hooks hooks);
   ~Uploads();
 
-  // Opens staging/ and the journal; the rows of an earlier mount come back as queued files.
-  Result<std::vector<FilePtr>> open(cache::PinIndex& index, cache::ContentCache* content);
+  // Opens staging/ and the journal; the rows of an earlier mount come back: root files closed then are
+  // queued, files still open then are interrupted, and new directories are for the VFS to rebuild (their
+  // closed files wait for their directory's upload, as before the stop).
+  struct Resumed {
+    std::vector<FilePtr> files;
+    std::vector<cache::JournalEntry> directories;  // state "directory", in row order
+  };
+  Result<Resumed> open(cache::PinIndex& index, cache::ContentCache* content);
   // The background pass (follow-ups, quiet directories) and options.transfers upload threads.
   void start_worker();
   void stop_worker();  // waits for the uploads in flight
@@ -67,8 +73,16 @@ class Uploads {
   // Lock order: Namespace::mu_ → Uploads::mu_ → LocalFile::io. Not held across network calls.
   Lock lock() const { return Lock(mu_); }
 
-  // A new staged file (writers = 1).
-  Result<FilePtr> create(const std::string& name, Ino parent);
+  // A new staged file (writers = 1), journaled before it exists; journal_parent: its new directory's row.
+  Result<FilePtr> create(const std::string& name, Ino parent, std::int64_t journal_parent = 0);
+  // A new directory's journal row (0 without a journal), its rename, its removal.
+  Result<std::int64_t> journal_directory(const std::string& name, std::int64_t parent);
+  Result<void> journal_directory_renamed(std::int64_t id, const std::string& name, std::int64_t parent);
+  void journal_forget(std::int64_t id);
+  // The last writer of a file in a new directory closes it (flush, or release without one): its bytes are
+  // fsync'd and its row says "queued", so a new mount uploads it with its directory rather than keep it as
+  // interrupted. A later write through a descriptor still open reopens it (reopened_for_writing_locked).
+  Result<void> closed_in_directory(const FilePtr& file);
   // A write brought a root file written in order to options.stream_min_bytes: its upload starts now, on its
   // own thread (mu_ and io not held by the caller).
   void start_stream(const FilePtr& file);
@@ -82,6 +96,9 @@ class Uploads {
   void release_space_locked(Vfs::LocalFile& file);  // a removed file's staged blocks, once no writer has it
   Result<void> journal_update_locked(const Vfs::LocalFile& file);
   void pinned_in_directory_locked(const FilePtr& file);
+  // A new directory was pinned as one: its files' staged copies go, and their rows with the directories'
+  // rows (one journal transaction).
+  void pinned_as_directory_locked(const std::vector<FilePtr>& files, std::vector<std::int64_t> rows);
   // Opened for writing again (after a failed upload): its row goes back to "writing".
   Result<void> reopened_for_writing_locked(const FilePtr& file);  // its new directory was pinned as one
 

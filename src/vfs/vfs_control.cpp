@@ -117,11 +117,7 @@ std::string Vfs::status_json() {
       const auto* d = node->dir();
       out += first ? "" : ",";
       first = false;
-      out += "{\"name\":" + quote(name) + ",\"status\":" +
-             quote(d->uploading        ? "uploading"
-                   : d->reason.empty() ? "local"
-                                       : "failed: " + d->reason) +
-             "}";
+      out += "{\"name\":" + quote(name) + ",\"status\":" + quote(d->status()) + "}";
     }
     out += "],\"notices\":[";
     first = true;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "namespace.hpp"
 #include "node.hpp"
@@ -48,6 +49,53 @@ Vfs::~Vfs() {
   prefetch_cv_.wait(lock, [&] { return prefetches_ == 0; });
 }
 
+// The new files and directories an earlier mount left in the journal, back in the namespace: root files at
+// the root, a new directory's files and subdirectories where they were (a row whose directory row is gone
+// comes back at the root). The directories are uploaded after the quiet delay, as before the stop.
+// (Namespace::mu_ held.)
+static void rebuild_journaled(Namespace& ns, const Uploads::Resumed& resumed) {
+  using NodePtr = std::shared_ptr<Vfs::Node>;
+  std::map<std::int64_t, NodePtr> dirs;  // journal row → its node
+  for (const auto& row : resumed.directories) {
+    auto local_dir = std::make_shared<Vfs::LocalDir>();
+    local_dir->journal_id = row.id;
+    local_dir->resumed = true;
+    local_dir->last_change_ms = now_ms();
+    auto node = std::make_shared<Vfs::Node>();
+    node->data = LocalDirData{std::move(local_dir), now_seconds()};
+    node->name = escape_name(row.name);
+    ns.add("localdir:", node);
+    dirs[row.id] = node;
+  }
+  // Into its parent's names (the root's when that row is gone), under a free name.
+  auto place = [&](const NodePtr& node, std::int64_t parent_row) {
+    auto parent = parent_row ? dirs.find(parent_row) : dirs.end();
+    auto& names = parent == dirs.end() ? ns.root_locals() : parent->second->dir()->children;
+    node->parent = parent == dirs.end() ? kRootIno : parent->second->ino;
+    if (names.contains(node->name)) node->name = "recovered-" + std::to_string(node->ino) + "-" + node->name;
+    names[node->name] = node->ino;
+  };
+  for (const auto& row : resumed.directories) place(dirs[row.id], row.parent == row.id ? 0 : row.parent);
+  std::size_t in_dirs = 0;
+  for (const auto& file : resumed.files) {
+    auto node = std::make_shared<Vfs::Node>();
+    node->data = LocalData{file};
+    node->name = escape_name(file->name);
+    ns.add("local:", node);
+    file->ino = node->ino;
+    if (auto mtime = mtime_of(file->keyvalues)) {
+      std::tie(file->mtime, file->mtime_nsec) = *mtime;
+      file->mtime_set = true;
+    }
+    place(node, file->journal_parent);
+    file->parent = node->parent;
+    in_dirs += node->parent != kRootIno;
+  }
+  if (!resumed.directories.empty())
+    spdlog::info("{} new directories ({} files in them) rebuilt from the journal; uploaded once quiet",
+                 resumed.directories.size(), in_dirs);
+}
+
 Result<void> Vfs::start() {
   namespace fs = std::filesystem;
   if (options_.cache_dir.empty()) return fail(EINVAL, "no cache directory given");
@@ -79,18 +127,7 @@ Result<void> Vfs::start() {
   if (!resumed) return std::unexpected(resumed.error());
   {
     auto lock = ns_->lock();
-    for (const auto& file : *resumed) {
-      auto node = std::make_shared<Node>();
-      node->data = LocalData{file};
-      node->name = escape_name(file->name);
-      ns_->add("local:", node);
-      file->ino = node->ino;
-      if (auto mtime = mtime_of(file->keyvalues)) {
-        std::tie(file->mtime, file->mtime_nsec) = *mtime;
-        file->mtime_set = true;
-      }
-      ns_->root_locals()[node->name] = node->ino;
-    }
+    rebuild_journaled(*ns_, *resumed);
     started_ = true;
   }
   uploads_->start_worker();

@@ -147,11 +147,15 @@ Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
       if (!children->empty()) return fail(ENOTEMPTY, name + " is not empty");
       return hide_for_removal(*ns_, node, "rmdir", name, options_.removal_grace);
     }
-    case Kind::LocalDir:
+    case Kind::LocalDir: {
       if (!node->dir()->children.empty()) return fail(ENOTEMPTY, name + " is not empty");
       drop_local_name(*ns_, dir, name);
       if (parent != kRootIno) touch_dir_locked(parent);
+      auto row = std::exchange(node->dir()->journal_id, 0);
+      lock.unlock();
+      uploads_->journal_forget(row);
       return {};
+    }
     case Kind::Control:
       return fail(EROFS, "/.pinfs is read-only");
     default:
@@ -273,9 +277,16 @@ Result<void> Vfs::rename_once(Ino parent, const std::string& name, Ino new_paren
       spdlog::debug("mv {} {}: renamed the staged upload", name, new_name);
       return {};
     }
-    case Kind::LocalDir:
+    case Kind::LocalDir: {
+      if (target) return fail(ENOTDIR, new_name + " is not a directory");
       move_local_name();
+      if (parent != kRootIno) touch_dir_locked(parent);
+      const auto row = node->dir()->journal_id;
+      const auto parent_row = from_dir->dir() ? from_dir->dir()->journal_id : 0;
+      if (auto ok = uploads_->journal_directory_renamed(row, unescape_name(new_name), parent_row); !ok)
+        spdlog::warn("journal: {}", ok.error().describe());
       return {};
+    }
     default:
       return refuse_readonly("mv", name);
   }
@@ -294,18 +305,40 @@ Result<void> Vfs::rename_once(Ino parent, const std::string& name, Ino new_paren
 Result<Entry> Vfs::mkdir(Ino parent, const std::string& name, mode_t /*mode*/) {
   if (parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
-  auto lock = ns_->lock();
-  auto dir = ns_->node(parent);
-  if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
-  if (dir->kind() == Kind::Control) return fail(EROFS, "/.pinfs is read-only");
-  if (dir->kind() != Kind::Root && dir->kind() != Kind::LocalDir) {
-    spdlog::warn("mkdir {} refused: pinned directories are immutable", name);
-    return fail(EROFS, "pinned directories are immutable");
+  // The directory's journal row is written (an fsync) without the namespace's lock, then the name is
+  // taken if it is still free; a create that won the name meanwhile makes this one EEXIST.
+  auto check = [&](std::unique_lock<std::mutex>& lock) -> Result<NodePtr> {
+    auto dir = ns_->node(parent);
+    if (!dir) return fail(ENOENT, "no inode " + std::to_string(parent));
+    if (dir->kind() == Kind::Control) return fail(EROFS, "/.pinfs is read-only");
+    if (dir->kind() != Kind::Root && dir->kind() != Kind::LocalDir) {
+      spdlog::warn("mkdir {} refused: pinned directories are immutable", name);
+      return fail(EROFS, "pinned directories are immutable");
+    }
+    if (dir->kind() == Kind::Root && name == kControlDirName) return fail(EEXIST, name + " exists");
+    if (auto existing = child_locked(dir, name, lock); existing) return fail(EEXIST, name + " exists");
+    return dir;
+  };
+  std::int64_t journal_parent = 0;
+  {
+    auto lock = ns_->lock();
+    auto dir = check(lock);
+    if (!dir) return std::unexpected(dir.error());
+    if (auto* d = (*dir)->dir()) journal_parent = d->journal_id;
   }
-  if (dir->kind() == Kind::Root && name == kControlDirName) return fail(EEXIST, name + " exists");
-  if (auto existing = child_locked(dir, name, lock); existing) return fail(EEXIST, name + " exists");
+  auto row = uploads_->journal_directory(unescape_name(name), journal_parent);
+  if (!row) return fail(EIO, "journal: " + row.error().describe());
+  auto lock = ns_->lock();
+  auto dir = check(lock);
+  if (!dir) {
+    lock.unlock();
+    uploads_->journal_forget(*row);
+    return std::unexpected(dir.error());
+  }
+  auto local_dir = std::make_shared<LocalDir>();
+  local_dir->journal_id = *row;
   auto node = std::make_shared<Node>();
-  node->data = LocalDirData{std::make_shared<LocalDir>(), now_seconds()};
+  node->data = LocalDirData{std::move(local_dir), now_seconds()};
   node->name = name;
   node->parent = parent;
   node->lookups = 1;
@@ -313,7 +346,7 @@ Result<Entry> Vfs::mkdir(Ino parent, const std::string& name, mode_t /*mode*/) {
   if (parent == kRootIno)
     ns_->root_locals()[name] = node->ino;
   else
-    dir->dir()->children[name] = node->ino;
+    (*dir)->dir()->children[name] = node->ino;
   touch_dir_locked(node->ino);
   return ns_->entry(node);
 }
@@ -462,19 +495,34 @@ Result<std::optional<cid::DirBlock>> local_dir_cid(const LocalTree& tree, int ci
 Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
   service::DirectoryUpload upload;
   std::vector<std::shared_ptr<LocalFile>> files;
+  std::vector<std::int64_t> dir_rows;  // the journal rows of the tree's directories, gone once it is pinned
+  bool resumed = false;
+  std::string job_cid;  // a pin-by-CID job names this tree (LocalDir::job_cid)
   {
     auto lock = ns_->lock();
     if (dir->kind() != Kind::LocalDir) return {};
     if (dir->dir()->uploading) return fail(EAGAIN, dir->name + " is being uploaded");
     auto up = uploads_->lock();
+    std::string blocked;  // why the tree cannot be uploaded yet
     std::function<bool(const NodePtr&, const std::string&)> collect = [&](const NodePtr& d,
                                                                           const std::string& prefix) {
+      if (d->dir()->journal_id) dir_rows.push_back(d->dir()->journal_id);
+      resumed = resumed || d->dir()->resumed;
       for (const auto& [name, ino] : d->dir()->children) {
         auto child = ns_->node(ino);
         if (!child) continue;
         std::string path = prefix + unescape_name(name);
         if (child->kind() == Kind::Local) {
-          if (child->local()->writers > 0) return false;
+          if (child->local()->writers > 0) {
+            blocked = "still has files open for writing";
+            return false;
+          }
+          // Still being written when an earlier mount stopped: never uploaded half-written.
+          if (child->local()->interrupted) {
+            blocked = "interrupted: " + path +
+                      " was being written when the last mount stopped (rewrite or remove it)";
+            return false;
+          }
           upload.files.push_back({path, child->local()->staging});
           files.push_back(child->local());
         } else if (child->kind() == Kind::LocalDir) {
@@ -484,13 +532,19 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
       }
       return true;
     };
-    if (!collect(dir, "")) return fail(EAGAIN, dir->name + " still has files open for writing");
+    if (!collect(dir, "")) {
+      if (blocked.starts_with("interrupted")) dir->dir()->reason = blocked;
+      return fail(EAGAIN, dir->name + " " + blocked);
+    }
     // A directory without a file below it stays local until one is put in it (rm -rf of a new directory
     // uploads nothing).
     if (upload.files.empty()) return {};
     dir->dir()->uploading = true;
     upload.name = unescape_name(dir->name);
     upload.cid_version = options_.cid_version;
+    if (!dir->dir()->job_cid.empty() && dir->dir()->job_change_ms != dir->dir()->last_change_ms)
+      dir->dir()->job_cid.clear();  // changed since the job started: uploaded as it is now
+    job_cid = dir->dir()->job_cid;
   }
   const std::int64_t change_at_start = [&] {
     auto lock = ns_->lock();
@@ -505,6 +559,56 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
     dir->dir()->failed_change_ms = mismatch ? change_at_start : -1;
     return fail(errnum, "upload of directory " + upload.name + " failed: " + problem);
   };
+  // The tree is this pin: its node becomes the pin's, its staged files and journal rows go.
+  auto finish_pinned = [&](const service::Pin& pinned, const std::string& notice) -> Result<void> {
+    ns_->index().upsert(pinned);
+    auto lock = ns_->lock();
+    dir->dir()->uploading = false;
+    dir->dir()->reason.clear();
+    dir->dir()->job_cid.clear();
+    spdlog::info("pinned directory {} as {} ({} files, {} empty directories, CID checked)", upload.name,
+                 pinned.cid, upload.files.size(), upload.directories.size());
+    if (!notice.empty()) ns_->notices()[pinned.cid] = notice;
+    auto& locals = ns_->root_locals();
+    if (auto it = locals.find(dir->name); it != locals.end() && it->second == dir->ino) locals.erase(it);
+    {
+      auto up = uploads_->lock();
+      uploads_->pinned_as_directory_locked(files, std::move(dir_rows));
+    }
+    dir->data = pin_data_of(pinned);
+    dir->pin()->verified = true;
+    ns_->alias(dir, "pin:" + cache::pin_key(pinned));
+    return {};
+  };
+  // A pin of this tree under its name: the index's, or (ask) the service's (one list call).
+  auto named_pin = [&](const std::string& cid, bool ask) -> std::optional<service::Pin> {
+    for (const auto& pin : ns_->index().by_cid(cid))
+      if (pin.name == upload.name) return pin;
+    if (!ask) return std::nullopt;
+    service::ListQuery query;
+    query.cid = cid;
+    query.page_size = 10;
+    ++counters_.list_calls;
+    if (auto found = service_->list(query))
+      for (const auto& pin : found->pins)
+        if (pin.name == upload.name && same_cid(pin.cid, cid)) return pin;
+    return std::nullopt;
+  };
+  if (!job_cid.empty()) {  // waiting for the job's pin: the index each pass, the service every 10 s
+    bool ask = false;
+    {
+      auto lock = ns_->lock();
+      const auto now = now_ms();
+      if (now - dir->dir()->job_asked_ms >= 10000) {
+        ask = true;
+        dir->dir()->job_asked_ms = now;
+      }
+    }
+    if (auto pin = named_pin(job_cid, ask)) return finish_pinned(*pin, "");
+    auto lock = ns_->lock();
+    dir->dir()->uploading = false;
+    return fail(EAGAIN, upload.name + " waits for its pin-by-CID job");
+  }
 
   // The tree's CID, computed here from the staged bytes (the service's answer is checked against it).
   LocalTree tree;
@@ -537,10 +641,35 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
                          EIO, false);
   const std::string local_cid = (*with_empty)->cid.to_string();
 
-  ++counters_.uploads;
-  auto pinned = service_->upload_directory(upload);
+  // Rebuilt from the journal: the last mount may have stopped after the service pinned it but before its
+  // rows went. Only the service knows then (the index may not have been written).
+  std::optional<service::Pin> already;
+  if (resumed && (already = named_pin(local_cid, true)))
+    spdlog::info("directory {} was pinned before the last stop ({}): no upload", upload.name, local_cid);
+  if (!already) ++counters_.uploads;
+  auto pinned = already ? Result<service::Pin>(*already) : service_->upload_directory(upload);
   if (!pinned)
     return finish_failed(pinned.error().describe(), pinned.error().errnum == EDQUOT ? EDQUOT : EIO, false);
+  // Pinata keeps one pin a CID: the same tree uploaded under another name is answered isDuplicate with
+  // the pin it has, and no pin of this name is made. A pin-by-CID job names it, as for a file.
+  if (pinned->duplicate && same_cid(pinned->cid, local_cid)) {
+    ++counters_.pin_by_cid;
+    auto job = service_->pin_by_cid(local_cid, upload.name, {});
+    if (!job) return finish_failed("pin by CID: " + job.error().describe(), EIO, false);
+    spdlog::info("directory {}: the service pins this tree ({}) already; pinned by CID instead", upload.name,
+                 local_cid);
+    {
+      auto lock = ns_->lock();
+      ns_->jobs().push_back(*job);
+      dir->dir()->job_cid = local_cid;
+      dir->dir()->job_change_ms = change_at_start;
+      dir->dir()->job_asked_ms = now_ms();
+    }
+    if (auto pin = named_pin(local_cid, true)) return finish_pinned(*pin, "");  // a job done at once
+    auto lock = ns_->lock();
+    dir->dir()->uploading = false;
+    return fail(EAGAIN, upload.name + " waits for its pin-by-CID job");
+  }
   std::string notice;
   if (!same_cid(pinned->cid, local_cid)) {
     bool dropped = !upload.directories.empty() && *without_empty &&
@@ -555,23 +684,7 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
                  upload.name, pinned->cid, upload.directories.size(),
                  upload.directories.size() == 1 ? "y" : "ies", names);
   }
-  ns_->index().upsert(*pinned);
-  auto lock = ns_->lock();
-  dir->dir()->uploading = false;
-  dir->dir()->reason.clear();
-  spdlog::info("pinned directory {} as {} ({} files, {} empty directories, CID checked)", upload.name,
-               pinned->cid, upload.files.size(), upload.directories.size());
-  if (!notice.empty()) ns_->notices()[pinned->cid] = notice;
-  auto& locals = ns_->root_locals();
-  if (auto it = locals.find(dir->name); it != locals.end() && it->second == dir->ino) locals.erase(it);
-  {
-    auto up = uploads_->lock();
-    for (auto& file : files) uploads_->pinned_in_directory_locked(file);
-  }
-  dir->data = pin_data_of(*pinned);
-  dir->pin()->verified = true;
-  ns_->alias(dir, "pin:" + cache::pin_key(*pinned));
-  return {};
+  return finish_pinned(*pinned, notice);
 }
 
 }  // namespace pinfs::vfs

@@ -30,6 +30,11 @@ Result<void> write_all(int fd, const char* data, std::size_t size, std::uint64_t
   return {};
 }
 
+// The last writer's close: a file of a new directory waits for the directory; a root file is uploaded.
+bool in_new_directory(const Vfs::LocalFile& file) {
+  return file.parent != kRootIno;
+}
+
 void set_now(Vfs::LocalFile& file) {
   struct timespec now {};
   ::clock_gettime(CLOCK_REALTIME, &now);
@@ -42,6 +47,7 @@ void set_now(Vfs::LocalFile& file) {
 Result<Created> Vfs::create(Ino parent, const std::string& name, mode_t /*mode*/, int /*flags*/) {
   if (parent == kRootIno)
     if (auto ok = ensure_index(); !ok) return std::unexpected(ok.error());
+  std::int64_t journal_parent = 0;
   {
     auto lock = ns_->lock();
     auto dir = ns_->node(parent);
@@ -53,8 +59,9 @@ Result<Created> Vfs::create(Ino parent, const std::string& name, mode_t /*mode*/
     }
     if (dir->kind() == Kind::Root && name == kControlDirName) return fail(EEXIST, name + " exists");
     if (auto existing = child_locked(dir, name, lock); existing) return fail(EEXIST, name + " exists");
+    if (auto* d = dir->dir()) journal_parent = d->journal_id;
   }
-  auto file = uploads_->create(unescape_name(name), parent);
+  auto file = uploads_->create(unescape_name(name), parent, journal_parent);
   if (!file) return std::unexpected(file.error());
 
   auto lock = ns_->lock();
@@ -102,6 +109,11 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
   }
   handle->wrote = true;
   LocalFile& file = *handle->local;
+  if (in_new_directory(file)) {  // written again after a close marked it complete (a dup's close)
+    auto up = uploads_->lock();
+    if (auto ok = uploads_->reopened_for_writing_locked(handle->local); !ok)
+      return fail(EIO, ok.error().describe());
+  }
   if (file.mtime_set.exchange(false)) {  // a write after utimens: the mtime is the write's again
     auto up = uploads_->lock();
     file.keyvalues.erase(kMtimeKey);
@@ -184,11 +196,6 @@ Result<struct stat> Vfs::truncate(Ino ino, std::uint64_t size) {
   return getattr(ino);
 }
 
-// The last writer's close: a file of a new directory waits for the directory; a root file is uploaded.
-static bool in_new_directory(const Vfs::LocalFile& file) {
-  return file.parent != kRootIno;
-}
-
 Result<void> Vfs::flush(std::uint64_t fh) {
   auto handle = handle_of(fh);
   if (!handle) return {};
@@ -201,9 +208,11 @@ Result<void> Vfs::flush(std::uint64_t fh) {
     if (handle->local->writers > 1) return {};
   }
   if (in_new_directory(*handle->local)) {
-    auto lock = ns_->lock();
-    touch_dir_locked(handle->local->parent);  // uploaded with it, after a quiet delay
-    return {};
+    {
+      auto lock = ns_->lock();
+      touch_dir_locked(handle->local->parent);  // uploaded with it, after a quiet delay
+    }
+    return uploads_->closed_in_directory(handle->local);
   }
   // This may be a duplicate's close with the descriptor still open: a later write reopens the file.
   handle->committed = true;
@@ -380,8 +389,11 @@ void Vfs::release(std::uint64_t fh) {
     // flush normally did this; a release without it (or after more writes) must not strand the data
     Result<void> ok;
     if (in_new_directory(*handle->local)) {
-      auto lock = ns_->lock();
-      touch_dir_locked(handle->local->parent);
+      {
+        auto lock = ns_->lock();
+        touch_dir_locked(handle->local->parent);
+      }
+      ok = uploads_->closed_in_directory(handle->local);
     } else {
       ok = uploads_->commit(handle->local);
     }

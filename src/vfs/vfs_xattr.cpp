@@ -126,7 +126,7 @@ Result<std::size_t> Vfs::getxattr(Ino ino, const std::string& name, char* out, s
         case Kind::LocalDir: {
           if (fact != "status") return none;
           const auto* d = node->dir();
-          value = d->uploading ? "uploading" : d->reason.empty() ? "local" : "failed: " + d->reason;
+          value = d->status();
           break;
         }
         case Kind::Link:

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include <map>
 #include <random>
 
 #include "mount_test_support.hpp"
@@ -166,6 +167,100 @@ TEST_P(KillDuringCopy, EveryClosedFilePinnedOnceEveryOpenFileKept) {
             << " interrupted and removed (copy of " << (size >> 20) << " MiB takes " << copy_ms << " ms)\n";
   EXPECT_EQ(pins_named("whole.bin"), 1u);
   // Everything pinned or removed: nothing left in the journal or staging/.
+  bool empty = false;
+  for (int i = 0; i < 300 && !(empty = journal_rows().empty() && staged_files() == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(empty) << journal_rows().size() << " journal rows, " << staged_files() << " staged files";
+}
+
+// The same for `cp -r` of a tree into a new directory (uploaded as one directory pin once quiet): after each
+// kill and remount the tree is back where it was; a file still being written is kept as interrupted (a
+// prefix of its source) and holds the directory back; once those are removed the directory is pinned
+// exactly once, every file in it the source's bytes, and the journal and staging/ end empty.
+TEST_P(KillDuringCopy, TreeCopiedIntoANewDirectoryComesBackAndIsPinnedOnce) {
+  namespace fs = std::filesystem;
+  const std::string source = m().scratch() + "/tree";
+  std::map<std::string, std::string> files;  // relative path → bytes
+  std::mt19937 sizes(GetParam() == "sync" ? 3 : 5);
+  for (int i = 0; i < 60; ++i) {
+    const std::string rel = (i % 3 == 0   ? ""
+                             : i % 3 == 1 ? "sub/"
+                                          : "sub/deeper/") +
+                            std::to_string(i) + ".bin";
+    fs::create_directories(fs::path(source + "/" + rel).parent_path());
+    files[rel] = write_random_file(source + "/" + rel,
+                                   std::uniform_int_distribution<std::size_t>(0, 1 << 20)(sizes), i);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto whole =
+      run_process({"cp", "-r", source, m().path("whole")}, hermetic_env(), std::chrono::seconds(300));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const auto copy_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::mt19937 rng(GetParam() == "sync" ? 17 : 19);
+  std::uniform_int_distribution<long> when(0, copy_ms * 5 / 4);
+
+  int pinned_trees = 0, kept_files = 0, interrupted_files = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "tree-" + std::to_string(i);
+    const long delay = when(rng);
+    pid_t cp = spawn({"cp", "-r", source, m().path(name)});
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    ASSERT_NE(m().stop_daemon(SIGKILL), -1);
+    run_process({"fusermount3", "-uz", m().mnt()}, hermetic_env(), std::chrono::seconds(30));
+    const bool cp_finished = wait_child(cp) == 0;
+    m().remount();
+    SCOPED_TRACE(name + " killed after " + std::to_string(delay) + " ms, cp " +
+                 (cp_finished ? "finished" : "did not finish"));
+    const std::string top = m().path(name);
+    std::error_code ec;
+    if (!fs::exists(top, ec)) {
+      EXPECT_FALSE(cp_finished);
+      EXPECT_EQ(pins_named(name), 0u);
+      continue;
+    }
+    // What came back: complete files, or (only if cp was still running) interrupted prefixes, removed now.
+    std::size_t kept = 0;
+    for (const auto& [rel, bytes] : files) {
+      const std::string path = top + "/" + rel;
+      if (!fs::exists(path, ec)) {
+        EXPECT_FALSE(cp_finished) << rel << " is missing";
+        continue;
+      }
+      const auto status = xattr(path, "user.pinfs.status");
+      const auto got = cat(path, std::chrono::seconds(120));
+      if (status == "failed: interrupted") {
+        EXPECT_FALSE(cp_finished) << rel;
+        EXPECT_TRUE(got.size() <= bytes.size() && bytes.compare(0, got.size(), got) == 0) << rel;
+        EXPECT_EQ(::unlink(path.c_str()), 0) << rel << ": " << std::strerror(errno);
+        ++interrupted_files;
+      } else {
+        EXPECT_EQ(got.size(), bytes.size()) << rel << " (" << status << ")";
+        EXPECT_TRUE(got == bytes) << rel << " (" << status << ") is not the source's bytes";
+        ++kept;
+      }
+    }
+    kept_files += static_cast<int>(kept);
+    if (kept == 0) {  // nothing closed made it: a directory of no file stays local
+      EXPECT_EQ(run_process({"rm", "-rf", top}, hermetic_env()).exit_code, 0);
+      EXPECT_EQ(pins_named(name), 0u);
+      continue;
+    }
+    EXPECT_TRUE(
+        eventually([&] { return xattr(top, "user.pinfs.status") == "pinned"; }, std::chrono::seconds(60)))
+        << xattr(top, "user.pinfs.status");
+    EXPECT_EQ(pins_named(name), 1u);  // exactly once, even when killed after the service pinned it
+    ++pinned_trees;
+    for (const auto& [rel, bytes] : files) {
+      const std::string path = top + "/" + rel;
+      if (fs::exists(path, ec)) {
+        EXPECT_TRUE(cat(path, std::chrono::seconds(120)) == bytes) << rel << " once pinned";
+      }
+    }
+  }
+  std::cerr << GetParam() << ": " << pinned_trees << " trees pinned (" << kept_files << " files), "
+            << interrupted_files << " interrupted files removed (cp -r takes " << copy_ms << " ms)\n";
+  EXPECT_EQ(pins_named("whole"), 1u);
   bool empty = false;
   for (int i = 0; i < 300 && !(empty = journal_rows().empty() && staged_files() == 0); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -155,6 +155,35 @@ TEST_F(DirUpload, empty_directories_are_kept_in_the_pin) {
   EXPECT_NE(same.cid, pin->cid);  // the empty directories are part of the pin's CID
 }
 
+// Pinata keeps one pin a CID: the same tree copied in again under another name is answered isDuplicate
+// with the first pin, and no pin of the new name is made. A pin-by-CID job names it, and the directory is
+// that pin once it shows; the first stays as it was.
+TEST_F(DirUpload, the_same_tree_again_under_another_name_is_pinned_by_cid) {
+  options_.dir_quiet_delay = std::chrono::hours(1);
+  fake_->set_duplicates_by_cid(true);
+  start();
+  auto a = vfs_->mkdir(kRootIno, "a", 0755);
+  ASSERT_TRUE(put("f", "same bytes", a->ino));
+  ASSERT_TRUE(vfs_->fsyncdir(a->ino));
+  auto b = vfs_->mkdir(kRootIno, "b", 0755);
+  ASSERT_TRUE(put("f", "same bytes", b->ino));
+  auto waiting = vfs_->fsyncdir(b->ino);
+  ASSERT_FALSE(waiting);
+  EXPECT_EQ(waiting.error().errnum, EAGAIN);
+  EXPECT_EQ(xattr("/b", "user.pinfs.status"), "pinning by CID");
+  EXPECT_EQ(fake_->counters().pin_by_cid.load(), 1u);
+  EXPECT_EQ(cat_text("/b/f"), "same bytes");  // readable from staging meanwhile
+  fake_->complete_jobs();
+  ASSERT_TRUE(vfs_->refresh());         // the poller's refresh lists the job's pin
+  ASSERT_TRUE(vfs_->fsyncdir(b->ino));  // the directory is that pin: no second upload
+  EXPECT_EQ(fake_->counters().upload_directory.load(), 2u);
+  EXPECT_EQ(xattr("/b", "user.pinfs.status"), "pinned");
+  ASSERT_TRUE(fake_->find_by_name("a") && fake_->find_by_name("b"));
+  EXPECT_EQ(fake_->find_by_name("b")->cid, fake_->find_by_name("a")->cid);
+  EXPECT_EQ(cat_text("/b/f"), "same bytes");
+  EXPECT_TRUE(std::filesystem::is_empty(options_.cache_dir + "/staging"));
+}
+
 TEST_F(DirUpload, a_service_that_drops_empty_directories_is_reported) {
   options_.dir_quiet_delay = std::chrono::hours(1);
   fake_->set_drop_directory_parts(true);

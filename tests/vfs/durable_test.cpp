@@ -2,6 +2,7 @@
 // it) at each point of a file's life leaves for the next mount.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "pinfs/cache/journal.hpp"
@@ -169,6 +170,95 @@ TEST_F(Durable, durable_staged_interrupted_file_reopened_and_closed_is_uploaded)
   EXPECT_EQ(pins_named("resume.txt"), 1u);
   EXPECT_EQ(cat_text("/resume.txt"), "abcdef");
   EXPECT_TRUE(rows().empty());
+}
+
+// Files of a new directory are journaled from create too, with their directory's row as parent: a crash
+// before the directory was uploaded rebuilds the tree (renames included) and uploads it once quiet. A file
+// still being written stays local and interrupted, and holds the directory back until it is dealt with.
+TEST_F(Durable, durable_staged_new_directory_is_rebuilt_and_uploaded_after_a_crash) {
+  options_.dir_quiet_delay = std::chrono::hours(1);
+  start();
+  auto album = vfs_->mkdir(kRootIno, "album", 0755);
+  ASSERT_TRUE(album);
+  auto sub = vfs_->mkdir(album->ino, "sub", 0755);
+  ASSERT_TRUE(sub);
+  const std::string a = pattern(3000, 5), b = pattern(300000, 6);
+  ASSERT_TRUE(put("a.jpg", a, album->ino));
+  ASSERT_TRUE(put("b.jpg", b, sub->ino));
+  auto partial = vfs_->create(album->ino, "c.part", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(partial);
+  ASSERT_TRUE(vfs_->write(partial->file.fh, 0, "half", 4));
+  ASSERT_TRUE(vfs_->rename(kRootIno, "album", kRootIno, "photos", 0));
+  auto before = rows();
+  ASSERT_EQ(before.size(), 5u);
+  std::map<std::string, cache::JournalEntry> by_name;
+  for (const auto& row : before) by_name[row.name] = row;
+  EXPECT_EQ(by_name.at("photos").state, "directory");
+  EXPECT_EQ(by_name.at("photos").parent, 0);
+  EXPECT_EQ(by_name.at("sub").parent, by_name.at("photos").id);
+  EXPECT_EQ(by_name.at("a.jpg").state, "queued");  // closed
+  EXPECT_EQ(by_name.at("a.jpg").parent, by_name.at("photos").id);
+  EXPECT_EQ(by_name.at("b.jpg").parent, by_name.at("sub").id);
+  EXPECT_EQ(by_name.at("c.part").state, "writing");
+  crash();
+
+  options_.dir_quiet_delay = std::chrono::milliseconds(1);
+  start();
+  EXPECT_EQ(ls("/photos"), (std::vector<std::string>{"a.jpg", "c.part", "sub"}));
+  EXPECT_EQ(cat_text("/photos/sub/b.jpg"), b);
+  EXPECT_EQ(xattr("/photos/c.part", "user.pinfs.status"), "failed: interrupted");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  vfs_->run_background_once();
+  EXPECT_EQ(fake_->counters().upload_directory.load(), 0u);  // never with a half-written file
+  EXPECT_TRUE(xattr("/photos", "user.pinfs.status").starts_with("failed: interrupted: c.part"));
+  ASSERT_TRUE(vfs_->unlink(walk("/photos")->ino, "c.part"));
+  EXPECT_TRUE(eventually([&] {
+    vfs_->run_background_once();
+    return pins_named("photos") == 1;
+  }));
+  EXPECT_EQ(fake_->counters().upload_directory.load(), 1u);
+  EXPECT_EQ(fake_->find_by_name("photos")->cid,
+            fake_->add_directory("same", {{"a.jpg", a}, {"sub/b.jpg", b}}).cid);
+  EXPECT_TRUE(rows().empty());
+  EXPECT_EQ(staged_files(), 0u);
+  EXPECT_EQ(cat_text("/photos/a.jpg"), a);
+}
+
+// The service pinned the directory but the mount died before its rows went: the next mount finds the pin
+// by the tree's CID and adopts it instead of pinning it twice.
+TEST_F(Durable, durable_staged_new_directory_pinned_before_the_crash_is_adopted_not_pinned_twice) {
+  options_.dir_quiet_delay = std::chrono::hours(1);
+  start();
+  auto d = vfs_->mkdir(kRootIno, "d", 0755);
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(put("x.txt", "x bytes", d->ino));
+  crash();
+  (void)fake_->add_directory("d", {{"x.txt", "x bytes"}});  // what the service had confirmed
+
+  options_.dir_quiet_delay = std::chrono::milliseconds(1);
+  start();
+  EXPECT_TRUE(eventually([&] {
+    vfs_->run_background_once();
+    return rows().empty();
+  }));
+  EXPECT_EQ(fake_->counters().upload_directory.load(), 0u);
+  EXPECT_EQ(pins_named("d"), 1u);
+  EXPECT_EQ(staged_files(), 0u);
+  EXPECT_EQ(cat_text("/d/x.txt"), "x bytes");
+}
+
+// rmdir of an emptied new directory takes its row; a name the directory's files had is free again.
+TEST_F(Durable, durable_staged_new_directory_removed_leaves_no_row) {
+  options_.dir_quiet_delay = std::chrono::hours(1);
+  start();
+  auto d = vfs_->mkdir(kRootIno, "gone", 0755);
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(put("f", "f", d->ino));
+  EXPECT_EQ(rows().size(), 2u);
+  ASSERT_TRUE(vfs_->unlink(d->ino, "f"));
+  ASSERT_TRUE(vfs_->rmdir(kRootIno, "gone"));
+  EXPECT_TRUE(rows().empty());
+  EXPECT_EQ(staged_files(), 0u);
 }
 
 }  // namespace

@@ -72,6 +72,9 @@ class FakePinService final : public PinService, public Gateway {
   void set_wrong_cid(bool wrong);
   // Directory uploads ignore their empty directories (a provider that drops `application/x-directory` parts).
   void set_drop_directory_parts(bool drop);
+  // Uploads of content the account pins already answer with that pin, marked duplicate, and make no pin of
+  // the new name (Pinata's isDuplicate: one pin a CID).
+  void set_duplicates_by_cid(bool on);
   // Upload replies carry no pin id, as Pinata's pinFileToIPFS reply (the row id shows up in list only).
   void set_upload_reply_without_id(bool without);
   // Files seeded with add_file report their DAG size (size_is_dag), as Pinata's PinSize does.
@@ -143,6 +146,8 @@ class FakePinService final : public PinService, public Gateway {
   Capabilities caps_;
   bool wrong_cid_ = false;
   bool drop_directory_parts_ = false;
+  bool duplicates_by_cid_ = false;
+  std::optional<Pin> duplicate_locked(const std::string& cid) const;  // the pin an upload of cid is, if any
   bool reply_without_id_ = false;
   std::uint64_t quota_bytes_ = 0;
   std::uint64_t next_id_ = 1;
