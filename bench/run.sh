@@ -6,7 +6,7 @@
 #          many    N2 files of 4 KiB: pinfs async (until all pinned) vs rclone mount --vfs-cache-mode writes of
 #                  rclone serve webdav (until all on the server)
 #          tree    cp -r of a tree of N3 small files into a new directory (until the directory pin exists) vs one
-#                  curl directory upload (multipart, one part per file)
+#                  curl directory upload (multipart, one part per file); cp -r alone vs cp -r into passthrough_ll
 #          big     cp of SIZE MiB, pinfs sync vs curl upload vs rclone mount (until on the server)
 #   read   cold    SIZE MiB, fresh mount and empty cache, over loopback vs passthrough_ll (libfuse's example,
 #                  first read after mounting) of the same bytes in a local file; curl from the gateway for scale
@@ -525,6 +525,15 @@ wl_tree() {
     record tree curl-dir-upload "$rep" "$t" "" "$CLIENT_CPU" "root $cid_ref"
     emu_stop; clean_run "$d"
     cap_after "$t"
+    # The FUSE ceiling for creating that many files: the same cp -r into libfuse's passthrough_ll (each
+    # file a LOOKUP, CREATE, WRITE, FLUSH and RELEASE through the kernel), onto the local disk.
+    if build_passthrough; then
+      d=$(run_dir tree-pt "$rep"); mkdir -p "$d/dst"
+      pt_mount "$d/dst" "$d/ptmnt"
+      timed t cp -r "$src" "$d/ptmnt/photos"
+      record tree passthrough_ll "$rep" "$t" "" "$CLIENT_CPU" "cp -r onto the local disk through FUSE"
+      pt_unmount "$d/ptmnt"; clean_run "$d"
+    fi
     gave_up tree pinfs-sync "$rep" && continue
 
     d=$(run_dir tree-sync "$rep"); emu_start "$d/emu"
@@ -536,6 +545,7 @@ wl_tree() {
     cid=$(pin_named photos || true)
     read -r rss cpu < <(proc_usage "$PINFS_PID")
     record tree pinfs-sync "$rep" "$t" "$rss" "$cpu" "cp returned after ${tcp} s; pins $(pinned_count); root ${cid:-none}$([[ -n $cid && $cid == "$cid_ref" ]] && echo ' = curl root')"
+    numeric "$tcp" && record tree pinfs-cp "$rep" "$tcp" "" "" "cp -r alone (the pin follows after the 2 s quiet delay)"
     pinfs_unmount "$d/mnt" "$(done_or_force "$t")"; emu_stop; clean_run "$d"
   done
 }
@@ -828,6 +838,7 @@ COMPARISONS=(
   "$SMALL x 4 KiB, sync cp / curl loop|small|pinfs-sync|curl-loop|time|2"
   "$MANY x 4 KiB, async until pinned / rclone mount until on server|many|pinfs-async|rclone-mount|time|1"
   "tree of $TREE, cp -r until dir pin / curl dir upload|tree|pinfs-sync|curl-dir-upload|time|1.5"
+  "tree of $TREE, cp -r alone / cp -r into passthrough_ll|tree|pinfs-cp|passthrough_ll|time|-"
   "$MIB MiB, sync cp / curl upload|big|pinfs-sync|curl|time|1.05"
   "$MIB MiB, sync cp / rclone mount until on server|big|pinfs-sync|rclone-mount|time|-"
   "read $MIB MiB cold, speed vs passthrough_ll|cold|pinfs|passthrough_ll|speed|1.0"

@@ -304,7 +304,8 @@ Result<Uploads::FilePtr> Uploads::create(const std::string& name, Ino parent, st
     std::lock_guard lock(mu_);
     file->staging = staging_path();
     if (journal_) {
-      auto id = journal_->add(journal_entry_of(*file));
+      // Lazy: a power loss that takes the row leaves the staged file an orphan, adopted at start.
+      auto id = journal_->add(journal_entry_of(*file), cache::JournalSync::Lazy);
       if (!id) return fail(EIO, "journal: " + id.error().describe());
       file->journal_id = *id;
     }
@@ -342,7 +343,7 @@ Result<std::string> Uploads::finish_cid(Vfs::LocalFile& file) {
 
 Result<void> Uploads::journal_update_locked(const Vfs::LocalFile& file) {
   if (!file.journal_id || !journal_) return {};
-  return journal_->update(journal_entry_of(file));
+  return journal_->update(journal_entry_of(file), cache::JournalSync::Lazy);
 }
 
 Result<void> Uploads::commit(const FilePtr& file) {
@@ -407,7 +408,10 @@ Result<void> Uploads::commit(const FilePtr& file) {
     std::lock_guard lock(mu_);
     file->closed = true;
     file->interrupted = false;
-    if (auto ok = file->journal_id ? journal_->update(journal_entry_of(*file)) : Result<void>{}; !ok)
+    // Lazy: close has not returned; it does once the pin is confirmed.
+    if (auto ok = file->journal_id ? journal_->update(journal_entry_of(*file), cache::JournalSync::Lazy)
+                                   : Result<void>{};
+        !ok)
       return fail(EIO, ok.error().describe());
   }
   return upload_now(file);
@@ -699,7 +703,7 @@ Result<std::int64_t> Uploads::journal_directory(const std::string& name, std::in
   entry.name = name;
   entry.state = "directory";
   entry.parent = parent;
-  return journal_->add(entry);
+  return journal_->add(entry, cache::JournalSync::Lazy);  // durable with its first fsync'd file
 }
 
 Result<void> Uploads::journal_directory_renamed(std::int64_t id, const std::string& name,
@@ -711,7 +715,7 @@ Result<void> Uploads::journal_directory_renamed(std::int64_t id, const std::stri
   entry.name = name;
   entry.state = "directory";
   entry.parent = parent;
-  return journal_->update(entry);
+  return journal_->update(entry, cache::JournalSync::Lazy);
 }
 
 void Uploads::journal_forget(std::int64_t id) {
@@ -720,21 +724,23 @@ void Uploads::journal_forget(std::int64_t id) {
   if (auto ok = journal_->remove(id); !ok) spdlog::warn("journal: {}", ok.error().describe());
 }
 
-Result<void> Uploads::closed_in_directory(const FilePtr& file) {
+Result<void> Uploads::closed_in_directory(const FilePtr& file, bool durable) {
   {
     std::lock_guard lock(mu_);
-    if (file->deleted || file->closed || file->writers > 1) return {};
+    if (file->deleted || (file->closed && !durable) || (file->writers > 1 && !durable)) return {};
   }
-  // The bytes first, then the row that says they are complete: a crash in between leaves it interrupted.
-  {
+  // fsync: the bytes first, then the row that says they are complete (a power loss in between leaves the
+  // file interrupted, never complete with bytes missing).
+  if (durable) {
     std::lock_guard io(file->io);
     if (::fsync(file->fd) != 0) return fail_errno("fsync staged " + file->staging);
   }
   std::lock_guard lock(mu_);
-  if (file->deleted || file->writers > 1) return {};
+  if (file->deleted || file->writers > 1 || !file->journal_id || !journal_) return {};  // others still write
   file->closed = true;
   file->interrupted = false;
-  return journal_update_locked(*file);
+  return journal_->update(journal_entry_of(*file),
+                          durable ? cache::JournalSync::Durable : cache::JournalSync::Lazy);
 }
 
 void Uploads::adopt_job_pins() {

@@ -79,10 +79,12 @@ class Uploads {
   Result<std::int64_t> journal_directory(const std::string& name, std::int64_t parent);
   Result<void> journal_directory_renamed(std::int64_t id, const std::string& name, std::int64_t parent);
   void journal_forget(std::int64_t id);
-  // The last writer of a file in a new directory closes it (flush, or release without one): its bytes are
-  // fsync'd and its row says "queued", so a new mount uploads it with its directory rather than keep it as
-  // interrupted. A later write through a descriptor still open reopens it (reopened_for_writing_locked).
-  Result<void> closed_in_directory(const FilePtr& file);
+  // The last writer of a file in a new directory closes it (flush, or release without one): its row says
+  // "queued", so a new mount uploads it with its directory rather than keep it as interrupted. As on a
+  // local filesystem, close does not make the bytes durable against power loss, fsync does (durable: the
+  // staged bytes and the row are fsync'd, a writer still open or not). A later write through a descriptor
+  // still open reopens it (reopened_for_writing_locked).
+  Result<void> closed_in_directory(const FilePtr& file, bool durable = false);
   // A write brought a root file written in order to options.stream_min_bytes: its upload starts now, on its
   // own thread (mu_ and io not held by the caller).
   void start_stream(const FilePtr& file);

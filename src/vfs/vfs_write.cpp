@@ -223,9 +223,11 @@ Result<void> Vfs::fsync(std::uint64_t fh) {
   auto handle = handle_of(fh);
   if (!handle || !handle->local) return {};
   if (in_new_directory(*handle->local)) {
-    auto lock = ns_->lock();
-    touch_dir_locked(handle->local->parent);
-    return {};
+    {
+      auto lock = ns_->lock();
+      touch_dir_locked(handle->local->parent);
+    }
+    return uploads_->closed_in_directory(handle->local, true);
   }
   if (handle->writable) handle->committed = true;
   return uploads_->commit(handle->local);

@@ -1,5 +1,6 @@
 // The upload journal: every staged file has a row here from the moment it is created (state "writing"),
-// written and fsync'd (SQLite synchronous=FULL) before create() returns; at close it becomes "queued"
+// written before create() returns (lazily: a power loss may lose it, and the staged file is then adopted as
+// an orphan, so no byte is lost); at close it becomes "queued"
 // (with its CID; in async mode after the staged bytes were fsync'd); it is deleted only after the service
 // confirmed the pin and its CID matched. A new mount resumes "queued" rows and shows "writing" rows as
 // interrupted local files (never uploaded half-written). A new directory has a row too (state "directory",
@@ -31,17 +32,23 @@ struct JournalEntry {
   std::int64_t parent = 0;  // the row of the new directory it is in; 0: the root
 };
 
+// How durable a write is when the call returns. Lazy: in the log (the OS has it), so it survives the daemon's
+// death (kill -9, a crash) but maybe not a power loss; the next Durable write makes it durable too.
+// Durable: fsync'd, survives power loss.
+enum class JournalSync { Lazy, Durable };
+
 class UploadJournal {
  public:
   virtual ~UploadJournal() = default;
-  virtual Result<std::int64_t> add(const JournalEntry& entry) = 0;
-  virtual Result<void> update(const JournalEntry& entry) = 0;  // every field, by id
-  virtual Result<void> remove(std::int64_t id) = 0;
-  virtual Result<void> remove(const std::vector<std::int64_t>& ids) = 0;  // in one transaction
+  virtual Result<std::int64_t> add(const JournalEntry& entry, JournalSync sync = JournalSync::Durable) = 0;
+  // every field, by id
+  virtual Result<void> update(const JournalEntry& entry, JournalSync sync = JournalSync::Durable) = 0;
+  virtual Result<void> remove(std::int64_t id) = 0;                       // lazy
+  virtual Result<void> remove(const std::vector<std::int64_t>& ids) = 0;  // in one transaction, lazy
   virtual Result<std::vector<JournalEntry>> entries() = 0;
 };
 
-// SQLite file at path; every write is durable when the call returns.
+// SQLite file at path (WAL).
 Result<std::unique_ptr<UploadJournal>> open_sqlite_journal(const std::string& path);
 
 }  // namespace pinfs::cache
