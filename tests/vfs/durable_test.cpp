@@ -30,6 +30,14 @@ class Durable : public VfsFixture {
     return n;
   }
   void crash() { vfs_.reset(); }  // no shutdown: nothing uploaded, nothing cleaned up
+  // Mounts with uploads of new directories held back, and makes dir/file: the directory's inode, or 0.
+  Ino start_with_new_directory(const std::string& dir, const std::string& file, const std::string& bytes) {
+    options_.dir_quiet_delay = std::chrono::hours(1);
+    start();
+    auto made = vfs_->mkdir(kRootIno, dir, 0755);
+    if (!made || !put(file, bytes, made->ino)) return 0;
+    return made->ino;
+  }
   std::size_t pins_named(const std::string& name) {
     std::size_t n = 0;
     for (const auto& pin : fake_->pins()) n += pin.name == name;
@@ -227,11 +235,7 @@ TEST_F(Durable, durable_staged_new_directory_is_rebuilt_and_uploaded_after_a_cra
 // The service pinned the directory but the mount died before its rows went: the next mount finds the pin
 // by the tree's CID and adopts it instead of pinning it twice.
 TEST_F(Durable, durable_staged_new_directory_pinned_before_the_crash_is_adopted_not_pinned_twice) {
-  options_.dir_quiet_delay = std::chrono::hours(1);
-  start();
-  auto d = vfs_->mkdir(kRootIno, "d", 0755);
-  ASSERT_TRUE(d);
-  ASSERT_TRUE(put("x.txt", "x bytes", d->ino));
+  ASSERT_TRUE(start_with_new_directory("d", "x.txt", "x bytes"));
   crash();
   (void)fake_->add_directory("d", {{"x.txt", "x bytes"}});  // what the service had confirmed
 
@@ -249,13 +253,10 @@ TEST_F(Durable, durable_staged_new_directory_pinned_before_the_crash_is_adopted_
 
 // rmdir of an emptied new directory takes its row; a name the directory's files had is free again.
 TEST_F(Durable, durable_staged_new_directory_removed_leaves_no_row) {
-  options_.dir_quiet_delay = std::chrono::hours(1);
-  start();
-  auto d = vfs_->mkdir(kRootIno, "gone", 0755);
+  const Ino d = start_with_new_directory("gone", "f", "f");
   ASSERT_TRUE(d);
-  ASSERT_TRUE(put("f", "f", d->ino));
   EXPECT_EQ(rows().size(), 2u);
-  ASSERT_TRUE(vfs_->unlink(d->ino, "f"));
+  ASSERT_TRUE(vfs_->unlink(d, "f"));
   ASSERT_TRUE(vfs_->rmdir(kRootIno, "gone"));
   EXPECT_TRUE(rows().empty());
   EXPECT_EQ(staged_files(), 0u);
