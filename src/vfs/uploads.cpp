@@ -729,6 +729,20 @@ Result<void> Uploads::closed_in_directory(const FilePtr& file, bool durable) {
     std::lock_guard lock(mu_);
     if (file->deleted || (file->closed && !durable) || (file->writers > 1 && !durable)) return {};
   }
+  // Its CID now while the importer has the bytes written in order (it holds a chunk's buffer until it is
+  // finished): the directory's upload takes it unless the file changes again (dirty).
+  bool in_order = false;
+  {
+    std::lock_guard io(file->io);
+    in_order =
+        file->dirty && file->sequential && file->importer && file->importer->bytes_seen() == file->size;
+  }
+  if (in_order)
+    if (auto cid = finish_cid(*file)) {
+      std::lock_guard lock(mu_);
+      file->cid = *cid;
+      file->dirty = false;
+    }
   // fsync: the bytes first, then the row that says they are complete (a power loss in between leaves the
   // file interrupted, never complete with bytes missing).
   if (durable) {

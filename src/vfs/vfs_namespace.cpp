@@ -497,7 +497,8 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
   std::vector<std::shared_ptr<LocalFile>> files;
   std::vector<std::int64_t> dir_rows;  // the journal rows of the tree's directories, gone once it is pinned
   bool resumed = false;
-  std::string job_cid;  // a pin-by-CID job names this tree (LocalDir::job_cid)
+  std::string job_cid;                   // a pin-by-CID job names this tree (LocalDir::job_cid)
+  std::vector<std::string> closed_cids;  // each file's CID from its close, unless it changed since
   {
     auto lock = ns_->lock();
     if (dir->kind() != Kind::LocalDir) return {};
@@ -525,6 +526,7 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
           }
           upload.files.push_back({path, child->local()->staging});
           files.push_back(child->local());
+          closed_cids.push_back(child->local()->dirty ? std::string{} : child->local()->cid);
         } else if (child->kind() == Kind::LocalDir) {
           if (child->dir()->children.empty()) upload.directories.push_back(path);
           if (!collect(child, path + "/")) return false;
@@ -620,7 +622,9 @@ Result<void> Vfs::upload_dir_now(const NodePtr& dir) {
     options.cid_version = options_.cid_version;
     Result<cid::ImportResult> imported = fail(EIO, "not imported");
     if (const auto size = files[i]->size.load(); options.cid_version == 1 && size <= options.chunk_size) {
-      if (auto text = uploads_->finish_cid(*files[i]); text)
+      if (auto text =
+              closed_cids[i].empty() ? uploads_->finish_cid(*files[i]) : Result<std::string>(closed_cids[i]);
+          text)
         if (auto parsed = cid::Cid::parse(*text); parsed && parsed->codec() == cid::Codec::Raw)
           imported = cid::ImportResult{*parsed, size, size};
     }
