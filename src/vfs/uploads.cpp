@@ -696,26 +696,29 @@ void Uploads::pinned_as_directory_locked(const std::vector<FilePtr>& files, std:
     if (auto ok = journal_->remove(rows); !ok) spdlog::warn("journal: {}", ok.error().describe());
 }
 
-Result<std::int64_t> Uploads::journal_directory(const std::string& name, std::int64_t parent) {
-  std::lock_guard lock(mu_);
-  if (!journal_) return 0;
+namespace {
+cache::JournalEntry directory_row(std::int64_t id, const std::string& name, std::int64_t parent) {
   cache::JournalEntry entry;
+  entry.id = id;
   entry.name = name;
   entry.state = "directory";
   entry.parent = parent;
-  return journal_->add(entry, cache::JournalSync::Lazy);  // durable with its first fsync'd file
+  return entry;
+}
+}  // namespace
+
+Result<std::int64_t> Uploads::journal_directory(const std::string& name, std::int64_t parent) {
+  std::lock_guard lock(mu_);
+  if (!journal_) return 0;
+  // Lazy: durable with the first durable commit after it (an fsync of a file in it, an async close).
+  return journal_->add(directory_row(0, name, parent), cache::JournalSync::Lazy);
 }
 
 Result<void> Uploads::journal_directory_renamed(std::int64_t id, const std::string& name,
                                                 std::int64_t parent) {
   std::lock_guard lock(mu_);
   if (!journal_ || !id) return {};
-  cache::JournalEntry entry;
-  entry.id = id;
-  entry.name = name;
-  entry.state = "directory";
-  entry.parent = parent;
-  return journal_->update(entry, cache::JournalSync::Lazy);
+  return journal_->update(directory_row(id, name, parent), cache::JournalSync::Lazy);
 }
 
 void Uploads::journal_forget(std::int64_t id) {
