@@ -141,10 +141,21 @@ log() { printf '[%s] %s\n' "$(date -u +%T)" "$*" >&2; }
 note() { printf '%s\n' "$*" >>"$NOTES"; log "note: $*"; }
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+# This machine is a VM: the host's other guests take CPU from it at times (steal time, /proc/stat), and a
+# measurement taken then is slower for reasons of its own. Each measurement logs the share of the machine's
+# CPU time stolen while it ran (from steal_mark, set where its clock starts), and the run's notes sum it up.
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
+steal_mark() { STEAL0=$(steal_ticks); STEAL_T0=$EPOCHREALTIME; }
+steal_since_mark() {
+  awk -v a="${STEAL0:-0}" -v b="$(steal_ticks)" -v t0="${STEAL_T0:-$EPOCHREALTIME}" -v t1="$EPOCHREALTIME" \
+    -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN { w = (t1 - t0) * n; printf "%.0f", (w > 0 ? 100 * (b - a) / hz / w : 0) }'
+}
 record() {  # record WORKLOAD TOOL REP SECONDS RSS_MIB CPU_S [NOTE]
   [[ $4 == timeout* ]] && GAVE_UP[$1/$2]=$3
+  local steal; steal=$(steal_since_mark)
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$steal" >>"$WORK/steal.tsv"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:--}" "${6:--}" "${7:-}" >>"$RESULTS"
-  log "$1 / $2 / rep $3: $4 s (rss ${5:--} MiB, cpu ${6:--} s) ${7:-}"
+  log "$1 / $2 / rep $3: $4 s (rss ${5:--} MiB, cpu ${6:--} s, steal $steal %) ${7:-}"
 }
 CLK_TCK=$(getconf CLK_TCK)
 proc_usage() {  # proc_usage PID...: "RSS_MIB CPU_S" summed over the live PIDs (peak RSS, CPU since start)
@@ -167,6 +178,7 @@ timed() {
   times >"$WORK/times"  # a builtin redirected in this shell: its children's times, not a subshell's
   read -r __u0 __s0 < <(times_children)
   __t0=$(now)
+  steal_mark
   timeout "$CAP" "$@" >/dev/null 2>>"$WORK/client.err" || __rc=$?
   printf -v "$__var" '%s' "$(since "$__t0")"
   times >"$WORK/times"
@@ -456,6 +468,7 @@ wl_small() {
     d=$(run_dir small-async "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload async
     local t0 tcp; t0=$(now)
+    steal_mark
     timed tcp cp -r "$src"/. "$d/mnt/"
     if wait_until "$(left "$t0")" have_pinned "$SMALL"; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
@@ -485,6 +498,7 @@ wl_many() {
     d=$(run_dir many-rclone "$rep")
     rclone_up "$d"
     t0=$(now)
+    steal_mark
     timed tcp cp -r "$src"/. "$d/mnt/"
     if wait_until "$(left "$t0")" served_has "$MANY" 4096; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
@@ -497,6 +511,7 @@ wl_many() {
     d=$(run_dir many-async "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload async
     t0=$(now)
+    steal_mark
     timed tcp cp -r "$src"/. "$d/mnt/"
     if wait_until "$(left "$t0")" have_pinned "$MANY"; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
@@ -539,6 +554,7 @@ wl_tree() {
     d=$(run_dir tree-sync "$rep"); emu_start "$d/emu"
     pinfs_mount "$d/mnt" "$d/cache" --upload sync
     t0=$(now)
+    steal_mark
     timed tcp cp -r "$src" "$d/mnt/photos"
     if wait_until "$(left "$t0")" has_pin_named photos; then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
@@ -582,6 +598,7 @@ wl_big() {
     d=$(run_dir big-rclone "$rep")
     rclone_up "$d"
     t0=$(now)
+    steal_mark
     timed tcp cp "$BIG" "$d/mnt/big.bin"
     if wait_until "$(left "$t0")" served_has 1 $((MIB << 20)); then t=$(since "$t0"); else t=timeout@$CAP; fi
     [[ $tcp == fail ]] && t=fail
@@ -719,6 +736,7 @@ make_list_seed() {
     emu_start "$LIST_SEED/emu"
     local j t0
     t0=$(now)
+    steal_mark
     for ((j = 0; j < 4; j++)); do
       awk -v j="$j" -v n="$PINS" -v url="$URL" -v auth="$(cat "$AUTH")" 'BEGIN {
         for (i = j + 1; i <= n; i += 4) {
@@ -764,6 +782,7 @@ wl_list() {
       s0=$(emu_stats)
       local t0 tls entries=-
       t0=$(now)
+      steal_mark
       pinfs_mount "$d/mnt" "$d/cache"
       timed t ls -l "$d/mnt"
       tls=$t
@@ -809,6 +828,11 @@ else
     log "== $w"
     "wl_$w"
   done
+  if [[ -s $WORK/steal.tsv ]]; then
+    note "$(sort -t$'\t' -k4,4n "$WORK/steal.tsv" | awk -F'\t' '{ v[++n] = $4; if ($4 >= 10) hi = hi " " $1 "/" $2 "/" $3 }
+      END { printf "host steal time during the measurements: median %s %%, max %s %%%s", v[int((n + 1) / 2)], v[n],
+            hi != "" ? "; 10 % or more in" hi " (those figures are slowed by other guests)" : "" }')"
+  fi
 fi
 
 # ---------------------------------------------------------------- report

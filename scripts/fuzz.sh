@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the coverage-guided fuzz targets (tests/fuzz/) with clang + libFuzzer + ASan + UBSan over the real
-# decoders, unchanged, and runs each for SECONDS (default 60) starting from its seed corpus in
-# tests/fuzz/corpus/<target>/. A crash, leak, timeout or broken invariant fails the script and leaves the
-# input in build-fuzz/artifacts/<target>/; copy it into the corpus folder as a regression input (test_fuzz
-# replays every corpus file in the ordinary build).
+# decoders, unchanged, and runs each for SECONDS (default 60; one target per core at a time) starting from
+# its seed corpus in tests/fuzz/corpus/<target>/. A crash, leak, timeout or broken invariant fails the
+# script and leaves the input in build-fuzz/artifacts/<target>/; copy it into the corpus folder as a
+# regression input (test_fuzz replays every corpus file in the ordinary build).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      e.g. scripts/fuzz.sh 30 service_json cid_text
 #
@@ -54,23 +54,44 @@ for src in "${sources[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 
-status=0
 for t in "${targets[@]}"; do
-  bin="$out/bin/fuzz_$t"
   # Debian's libFuzzer runtime is itself built on libstdc++: link it by hand, with libstdc++ after it (the two
   # standard libraries live in different namespaces, std:: vs std::__1::, and do not meet).
   $launcher "$CXX" "${flags[@]}" -fsanitize=fuzzer-no-link -DPINFS_FUZZ_TARGET="$t" tests/fuzz/libfuzzer_main.cc \
-    "${objects[@]}" -lcrypto -Wl,--whole-archive "$fuzzer_runtime" -Wl,--no-whole-archive -l:libstdc++.so.6 -o "$bin"
-  work="$out/corpus/$t"
-  artifacts="$out/artifacts/$t/"
+    "${objects[@]}" -lcrypto -Wl,--whole-archive "$fuzzer_runtime" -Wl,--no-whole-archive -l:libstdc++.so.6 \
+    -o "$out/bin/fuzz_$t"
+done
+
+run_target() {  # run_target TARGET: one libFuzzer process for $seconds; its verdict in $out/TARGET.status
+  local t=$1 work="$out/corpus/$1" artifacts="$out/artifacts/$1/"
   mkdir -p "$work" "$artifacts"
+  if "$out/bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
+    echo ok >"$out/$t.status"
+  else
+    echo failed >"$out/$t.status"
+  fi
+}
+
+# One target per core at a time (each libFuzzer process is single-threaded).
+running=()
+for t in "${targets[@]}"; do
   echo "fuzz.sh: $t for ${seconds}s"
-  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-       -artifact_prefix="$artifacts" "$work" "tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
-    echo "fuzz.sh: $t FAILED; input in $artifacts, log $out/$t.log" >&2
+  rm -f "$out/$t.status"
+  run_target "$t" &
+  running+=($!)
+  if [ ${#running[@]} -ge "$(nproc)" ]; then wait "${running[0]}"; running=("${running[@]:1}"); fi
+done
+for p in "${running[@]}"; do wait "$p"; done
+
+status=0
+for t in "${targets[@]}"; do
+  if [ "$(cat "$out/$t.status" 2>/dev/null)" != ok ]; then
+    echo "fuzz.sh: $t FAILED; input in $out/artifacts/$t/, log $out/$t.log" >&2
     tail -40 "$out/$t.log" >&2
     status=1
   else
+    printf '%s: ' "$t"
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/$t.log" | tr '\n' ' '; echo
   fi
 done

@@ -24,12 +24,6 @@ std::size_t varint_length(std::uint64_t value) {
   return length;
 }
 
-struct PendingLink {
-  Digest digest;
-  std::uint64_t tsize = 0;     // bytes of the whole sub-DAG
-  std::uint64_t filesize = 0;  // file bytes below it
-};
-
 ImportOptions sanitized(ImportOptions options) {
   options.cid_version = options.cid_version == 0 ? 0 : 1;
   if (options.chunk_size == 0) options.chunk_size = ImportOptions{}.chunk_size;
@@ -38,6 +32,13 @@ ImportOptions sanitized(ImportOptions options) {
 }
 
 }  // namespace
+
+// A link not yet in a node (named, not in the anonymous namespace: FileImporter::State holds them).
+struct PendingLink {
+  Digest digest;
+  std::uint64_t tsize = 0;     // bytes of the whole sub-DAG
+  std::uint64_t filesize = 0;  // file bytes below it
+};
 
 // Layout state of Kubo's balanced builder, kept as one pending-links list per tree level:
 // a level is turned into a node only when it is full and one more link arrives (or at

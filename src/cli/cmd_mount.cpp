@@ -36,6 +36,7 @@ struct MountArgs {
   std::string log_file;
   bool fuse_debug = false;
   unsigned threads = 16;
+  unsigned read_ahead_kib = 256;
 };
 
 void say_error(const std::string& message) {
@@ -111,6 +112,7 @@ int serve_mount(const MountConfig& config, const MountArgs& args, const std::str
     options.fuse_options.push_back("fsname=pinfs:" +
                                    (config.profile.empty() ? config.service.provider : config.profile));
   options.max_threads = args.threads;
+  options.read_ahead_kib = args.read_ahead_kib;
   options.debug = args.fuse_debug;
 
   bool was_ready = false;
@@ -355,6 +357,10 @@ void add_mount_command(CLI::App& app, int& exit_code) {
                   "Log file (default: stderr in the foreground, CACHE_DIR/pinfs.log when detached)");
   cmd->add_option("--threads", args->threads, "Maximum FUSE worker threads (default: 16)")
       ->check(CLI::Range(1u, 256u));
+  cmd->add_option("--read-ahead", args->read_ahead_kib,
+                  "Kernel read-ahead of the mount in KiB, 0 for the kernel's own 128 (default: 256; set "
+                  "through /sys/class/bdi, so as root only)")
+      ->check(CLI::Range(0u, 65536u));
   cmd->add_flag("--fuse-debug", args->fuse_debug,
                 "Log every FUSE request (libfuse debug output; default: off)");
   cmd->footer(

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "adapter.hpp"
+#include "pinfs/fuse/session.hpp"
 
 namespace pinfs::fuse {
 
@@ -17,6 +18,7 @@ void set_open_flags(fuse_file_info* fi, const vfs::Opened& opened) {
 
 void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
+    apply_read_ahead();  // before the first file's read-ahead is taken from the device
     auto opened = vfs_of(req).open(ino, fi->flags);
     if (!opened) return reply_error(req, "open", opened.error());
     set_open_flags(fi, *opened);
@@ -26,6 +28,7 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void on_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   guarded(req, "create", [&] {
+    apply_read_ahead();
     auto created = vfs_of(req).create(parent, name, mode, fi->flags);
     if (!created) return reply_error(req, "create", created.error());
     set_open_flags(fi, created->file);
@@ -41,8 +44,9 @@ void on_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t offset, fuse
   guarded(req, "read", [&] {
     // Cached bytes are answered from the cache file's descriptor, without the content cache's lock held
     // over the I/O, and spliced (page references through a pipe, no copy into this process) where the
-    // kernel offers it (on_init): bench/run.sh --only cold,cache --reps 3, 1 GiB, cold 2.07 -> 1.85 s and
-    // from the disk cache 1.13 -> 0.98 s. libfuse copies through its buffer when splice is not on.
+    // kernel offers it (negotiate_init in session.cpp): bench/run.sh --only cold,cache --reps 3, 1 GiB,
+    // cold 2.07 -> 1.85 s and from the disk cache 1.13 -> 0.98 s. libfuse copies through its buffer when
+    // splice is not on.
     if (auto cached = vfs_of(req).read_cached(fi->fh, static_cast<std::uint64_t>(offset), size)) {
       fuse_bufvec data = FUSE_BUFVEC_INIT(cached->size);
       data.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);

@@ -22,12 +22,6 @@ using detail::FileReader;
 
 std::once_flag g_curl_init;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() &&
@@ -77,7 +71,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    t->response.headers.emplace_back(lower(trim(line.substr(0, colon))),
+    t->response.headers.emplace_back(to_lower(trim(line.substr(0, colon))),
                                      std::string(trim(line.substr(colon + 1))));
   }
   return size * count;

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <string>
 
+#include "pinfs/http/http_client.hpp"
+
 namespace pinfs::http {
 namespace {
 
@@ -69,14 +71,8 @@ constexpr std::array<CurlRow, 22> kCurlTable = {{
     {CURLE_HTTP2_STREAM, {EIO, true, false}},
 }};
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 bool mentions_quota(std::string_view reason) {
-  const std::string l = lower(reason);
+  const std::string l = to_lower(reason);
   return l.find("over_free_limit") != std::string::npos || l.find("quota") != std::string::npos ||
          l.find("storage limit") != std::string::npos || l.find("insufficient funds") != std::string::npos;
 }

@@ -15,6 +15,12 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
 std::string_view method_name(Method method) {
   switch (method) {
     case Method::Get:

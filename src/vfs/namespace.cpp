@@ -118,7 +118,9 @@ struct stat Namespace::attr(const Vfs::Node& n) const {
   st.st_uid = options_.uid;
   st.st_gid = options_.gid;
   st.st_nlink = 1;
-  st.st_blksize = 4096;
+  // The preferred I/O size: cp, cat and most tools size their buffers by it, so that a copy in arrives as
+  // 1 MiB writes (max_write) instead of 128 KiB ones, an eighth of the FUSE requests.
+  st.st_blksize = 1 << 20;
   std::int64_t time = 0;
   struct timespec mtime {};  // set: a program's mtime, shown instead of `time` (ctime stays `time`)
   switch (n.kind()) {

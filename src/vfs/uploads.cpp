@@ -962,9 +962,7 @@ std::vector<std::string> Uploads::finish_pending(bool wait) {
   return failed;
 }
 
-namespace {
-
-std::string quote(std::string_view text) {
+std::string json_quote(std::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     if (c == '"' || c == '\\') {
@@ -980,6 +978,8 @@ std::string quote(std::string_view text) {
   }
   return out + "\"";
 }
+
+namespace {
 
 const char* state_name(UploadState state) {
   switch (state) {
@@ -1006,9 +1006,9 @@ std::string Uploads::status_json_locked() const {
     if (file->state == UploadState::Pinned || file->deleted) continue;
     out += first ? "" : ",";
     first = false;
-    out += "{\"name\":" + quote(file->name) + ",\"size\":" + std::to_string(file->size.load()) +
-           ",\"sent\":" + std::to_string(file->sent) + ",\"state\":" + quote(state_name(file->state)) +
-           ",\"cid\":" + quote(file->cid) + ",\"reason\":" + quote(file->reason) + "}";
+    out += "{\"name\":" + json_quote(file->name) + ",\"size\":" + std::to_string(file->size.load()) +
+           ",\"sent\":" + std::to_string(file->sent) + ",\"state\":" + json_quote(state_name(file->state)) +
+           ",\"cid\":" + json_quote(file->cid) + ",\"reason\":" + json_quote(file->reason) + "}";
   }
   return out + "]";
 }

@@ -172,4 +172,7 @@ class Uploads {
   std::vector<std::shared_ptr<UploadStream>> streams_;  // every stream whose thread is not joined yet (mu_)
 };
 
+// text as a JSON string, quotes included (the status file's and job files' fields).
+std::string json_quote(std::string_view text);
+
 }  // namespace pinfs::vfs

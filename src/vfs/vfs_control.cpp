@@ -11,30 +11,10 @@
 
 namespace pinfs::vfs {
 
-namespace {
-
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 std::string Vfs::job_json(const service::PinJob& job) const {
-  return "{\"id\":" + quote(job.id) + ",\"cid\":" + quote(job.cid) + ",\"name\":" + quote(job.name) +
-         ",\"status\":" + quote(job.status) + ",\"queued_at\":" + std::to_string(job.queued_at) + "}\n";
+  return "{\"id\":" + json_quote(job.id) + ",\"cid\":" + json_quote(job.cid) +
+         ",\"name\":" + json_quote(job.name) + ",\"status\":" + json_quote(job.status) +
+         ",\"queued_at\":" + std::to_string(job.queued_at) + "}\n";
 }
 
 Vfs::NodePtr Vfs::control_child_locked(const NodePtr& parent, const std::string& name) {
@@ -87,7 +67,7 @@ std::string Vfs::status_json() {
       bytes += pin.size;
       ++count;
     });
-    out += "\"upload_mode\":" + quote(options_.upload == UploadMode::Async ? "async" : "sync");
+    out += "\"upload_mode\":" + json_quote(options_.upload == UploadMode::Async ? "async" : "sync");
     out += ",\"totals\":{\"pins\":" + std::to_string(count) + ",\"bytes\":" + std::to_string(bytes) + "}";
     auto state = index.sync_state();
     out += ",\"index\":{\"pins\":" + std::to_string(count) +
@@ -117,14 +97,14 @@ std::string Vfs::status_json() {
       const auto* d = node->dir();
       out += first ? "" : ",";
       first = false;
-      out += "{\"name\":" + quote(name) + ",\"status\":" + quote(d->status()) + "}";
+      out += "{\"name\":" + json_quote(name) + ",\"status\":" + json_quote(d->status()) + "}";
     }
     out += "],\"notices\":[";
     first = true;
     for (const auto& [cid, text] : ns_->notices()) {
       out += first ? "" : ",";
       first = false;
-      out += "{\"cid\":" + quote(cid) + ",\"notice\":" + quote(text) + "}";
+      out += "{\"cid\":" + json_quote(cid) + ",\"notice\":" + json_quote(text) + "}";
     }
     out += "]";
   }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +41,38 @@ TEST_F(ContentCacheTest, ranges_merge_and_partial_coverage_is_a_miss) {
   EXPECT_EQ(out[200], 'b');
   EXPECT_EQ((*cache)->stats().bytes, 250u);
   EXPECT_FALSE(*(*cache)->read("other", 0, 1, out));
+}
+
+// Page-aligned leaves go to the file with O_DIRECT (their whole pages) and the rest buffered; unaligned ones
+// buffered. Either way the file holds exactly the bytes written, next to each other and over earlier ones.
+TEST_F(ContentCacheTest, aligned_and_unaligned_writes_hold_the_same_bytes) {
+  auto cache = ContentCache::open(dir_ + "/c", 64 << 20);
+  ASSERT_TRUE(cache);
+  constexpr std::size_t kSize = 3 * 4096 + 100;
+  char* aligned = static_cast<char*>(std::aligned_alloc(4096, 4 * 4096));
+  ASSERT_NE(aligned, nullptr);
+  std::string expected(4096 + kSize + 4096 + 7, '\0');
+  for (std::size_t i = 0; i < kSize; ++i) aligned[i] = static_cast<char>('a' + i % 23);
+  std::copy_n(aligned, kSize, expected.begin() + 4096);
+  ASSERT_TRUE((*cache)->write("cid", 4096, aligned, kSize));  // pages direct, 100 bytes buffered
+  std::string unaligned(4096 + 7, 'u');
+  std::copy(unaligned.begin(), unaligned.end(), expected.begin() + 4096 + kSize);
+  ASSERT_TRUE((*cache)->write("cid", 4096 + kSize, unaligned.data(), unaligned.size()));
+  std::string head(4096, 'h');
+  std::copy(head.begin(), head.end(), expected.begin());
+  ASSERT_TRUE((*cache)->write("cid", 0, head.data(), head.size()));
+  for (std::size_t i = 0; i < 4096; ++i) aligned[i] = 'z';  // one aligned page over the first written one
+  std::fill_n(expected.begin() + 4096, 4096, 'z');
+  ASSERT_TRUE((*cache)->write("cid", 4096, aligned, 4096));
+  std::free(aligned);
+
+  std::string out(expected.size(), '\0');
+  ASSERT_TRUE(*(*cache)->read("cid", 0, out.size(), out.data()));
+  EXPECT_EQ(out, expected);
+  std::ifstream file(dir_ + "/c/cid", std::ios::binary);
+  std::string on_disk((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_EQ(on_disk, expected);
+  EXPECT_EQ((*cache)->stats().bytes, expected.size());
 }
 
 TEST_F(ContentCacheTest, lru_evicts_least_recently_used_cid) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@ class MountFake : public ::testing::Test {
     fake_->add_directory("site", {{"index.html", "<html/>"}, {"img/a.png", "PNG"}});
   }
 
-  void mount() {
+  void mount(unsigned read_ahead_kib = 256) {
     vfs::VfsOptions options;
     options.cache_dir = dir_ + "/cache";
     options.uid = ::getuid();
@@ -46,6 +47,7 @@ class MountFake : public ::testing::Test {
     MountOptions mount_options;
     mount_options.mountpoint = mnt_;
     mount_options.max_threads = 4;
+    mount_options.read_ahead_kib = read_ahead_kib;
     server_ = std::thread([this, mount_options] {
       auto result = serve(*vfs_, mount_options, [this] {
         std::lock_guard lock(mu_);
@@ -100,6 +102,17 @@ class MountFake : public ::testing::Test {
     return out.str();
   }
 
+  // The mount's read-ahead as the kernel holds it, in KiB (-1 when it cannot be read).
+  int read_ahead_kib() const {
+    struct stat st {};
+    if (::stat(mnt_.c_str(), &st) != 0) return -1;
+    std::ifstream in("/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                     std::to_string(minor(st.st_dev)) + "/read_ahead_kb");
+    int kib = -1;
+    in >> kib;
+    return kib;
+  }
+
   std::string dir_, mnt_;
   std::shared_ptr<service::FakePinService> fake_;
   std::unique_ptr<vfs::Vfs> vfs_;
@@ -117,6 +130,7 @@ TEST_F(MountFake, fuse_lists_stats_and_reads_pins) {
   ASSERT_EQ(::stat(path("hello.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 20);
   EXPECT_EQ(st.st_mode, S_IFREG | 0444);
+  EXPECT_EQ(st.st_blksize, 1 << 20);  // cp and cat size their buffers by it: 1 MiB writes, not 128 KiB
   EXPECT_EQ(slurp("hello.txt"), "hello from the fake\n");
   EXPECT_EQ(ls("site"), (std::vector<std::string>{"img", "index.html"}));
   EXPECT_EQ(slurp("site/img/a.png"), "PNG");
@@ -174,6 +188,32 @@ TEST_F(MountFake, fuse_xattrs_rm_mv_ln) {
   std::ifstream status(path(".pinfs/status"));
   std::string text((std::istreambuf_iterator<char>(status)), {});
   EXPECT_NE(text.find("\"totals\""), std::string::npos);
+}
+
+TEST_F(MountFake, fuse_read_ahead_is_set_when_a_file_is_first_opened) {
+  mount(2048);
+  EXPECT_EQ(slurp("hello.txt"), "hello from the fake\n");
+  // Root may write the mount's sysfs entry; anyone else keeps the kernel's 128 KiB (and a log line).
+  EXPECT_EQ(read_ahead_kib(), ::geteuid() == 0 ? 2048 : 128);
+}
+
+TEST_F(MountFake, fuse_read_ahead_zero_leaves_the_kernels) {
+  mount(0);
+  EXPECT_EQ(slurp("hello.txt"), "hello from the fake\n");
+  EXPECT_EQ(read_ahead_kib(), 128);
+}
+
+TEST(ReadAheadFile, names_the_device_of_the_last_mount_at_the_path_with_escapes_undone) {
+  const std::string mountinfo =
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+      "40 22 0:51 / /mnt/my\\040drive rw,nosuid shared:2 - fuse.pinfs pinfs:work rw\n"
+      "41 40 0:52 / /mnt/my\\040drive rw,nosuid shared:3 - fuse.pinfs pinfs:work rw\n"
+      "42 22 0:53 / /mnt/other rw - fuse.pinfs pinfs rw\n";
+  EXPECT_EQ(read_ahead_file(mountinfo, "/mnt/my drive"), "/sys/class/bdi/0:52/read_ahead_kb");
+  EXPECT_EQ(read_ahead_file(mountinfo, "/mnt/other"), "/sys/class/bdi/0:53/read_ahead_kb");
+  EXPECT_EQ(read_ahead_file(mountinfo, "/mnt/my\\040drive"), "");
+  EXPECT_EQ(read_ahead_file(mountinfo, "/mnt/none"), "");
+  EXPECT_EQ(read_ahead_file("garbage\n\n", "/"), "");
 }
 
 TEST_F(MountFake, fuse_unmount_returns_from_serve) {

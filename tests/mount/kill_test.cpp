@@ -20,7 +20,9 @@ namespace {
 // PINFS_KILL_TEST_MIB makes it smaller for a quick run.
 std::size_t copy_bytes() {
   const char* env = std::getenv("PINFS_KILL_TEST_MIB");
-  return static_cast<std::size_t>(env ? std::atoi(env) : 1024) << 20;
+  // 256 MiB by default: ten kills spread over a copy of several seconds, each at a different stage (open,
+  // streaming, close, upload, pin); PINFS_KILL_TEST_MIB=1024 for the size a user copies (2 x 2 minutes).
+  return static_cast<std::size_t>(env ? std::atoi(env) : 256) << 20;
 }
 
 pid_t spawn(const std::vector<std::string>& args) {

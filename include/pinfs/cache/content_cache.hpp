@@ -88,6 +88,8 @@ class ContentCache {
     bool verified = true;  // false for an entry kept from a previous mount until all of it was checked
     std::map<std::uint64_t, std::uint64_t> trusted;  // !verified: the ranges checked in this mount
     std::int64_t last_use = 0;
+    std::uint64_t generation =
+        0;  // set when created: a write whose entry was dropped meanwhile records nothing
   };
   std::string path_of(const std::string& cid) const;
   static bool covered(const std::map<std::uint64_t, std::uint64_t>& ranges, std::uint64_t offset,
@@ -108,13 +110,15 @@ class ContentCache {
   const std::string dir_;
   const std::uint64_t max_bytes_;
   const std::uint64_t min_free_bytes_;
-  // Lock order: mu_ is a leaf lock; held across the file I/O of one call.
+  // Lock order: mu_ is a leaf lock; held across the file I/O of one call, except write()'s (which checks
+  // the entry's generation afterwards).
   mutable std::mutex mu_;  // guards everything below
   std::unique_ptr<Db> db_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // front = most recently used
   std::int64_t use_clock_ = 0;
   std::uint64_t blocks_put_ = 0;
+  std::uint64_t generations_ = 0;
   ContentCacheStats stats_;
 };
 

@@ -125,4 +125,7 @@ class HttpClient {
 // Percent-encodes a query value or path segment (RFC 3986 unreserved characters kept).
 std::string url_encode(std::string_view text);
 
+// ASCII lower case (header names, error texts).
+std::string to_lower(std::string_view text);
+
 }  // namespace pinfs::http
