@@ -760,6 +760,11 @@ Result<void> Uploads::closed_in_directory(const FilePtr& file, bool durable) {
                           durable ? cache::JournalSync::Durable : cache::JournalSync::Lazy);
 }
 
+bool Uploads::jobs_pending() const {
+  std::lock_guard lock(mu_);
+  return !job_files_.empty();
+}
+
 void Uploads::adopt_job_pins() {
   struct Adopted {
     FilePtr file;

@@ -117,6 +117,7 @@ class Uploads {
   // Deduplicated files waiting for their pin-by-CID job: adopted once the index shows the pin, renamed
   // first (a network call, outside the lock) when the file was renamed while the job ran.
   void adopt_job_pins();
+  bool jobs_pending() const;  // any such file still waiting
   // One pass of the background work on the caller's thread.
   void run_once();
   // Shutdown: every pending file uploaded now (wait) or left in the journal. Returns the names not uploaded.

@@ -30,8 +30,13 @@ Vfs::Vfs(std::shared_ptr<service::PinService> service, std::shared_ptr<service::
   hooks.pinned = [this](const auto& file, const auto& pin, bool verified) { on_pinned(file, pin, verified); };
   hooks.changed = [this](const auto& before, const auto& after) { on_changed(before, after); };
   hooks.job_started = [this](const service::PinJob& job) {
-    auto lock = ns_->lock();
-    ns_->jobs().push_back(job);
+    {
+      auto lock = ns_->lock();
+      ns_->jobs().push_back(job);
+    }
+    // The service usually pins content it has within a second or two: the index is refreshed soon (and
+    // then less and less often) rather than at the next poll_interval, so the file shows as pinned.
+    refresh_within(1);
   };
   hooks.background = [this] { upload_quiet_dirs(); };
   uploads_ = std::make_unique<Uploads>(service_, options_, counters_, *pin_changes_, std::move(hooks));

@@ -176,9 +176,12 @@ void Vfs::set_notifier(std::shared_ptr<KernelNotifier> notifier) {
 void Vfs::poller_loop() {
   std::unique_lock lock(poll_mu_);
   while (!poll_stop_) {
-    auto wait = std::chrono::seconds(std::max<std::int64_t>(0, next_refresh_ - now_seconds()));
-    // Woken early by a stop, or by a refresh brought forward (releasedir after a stale remount).
-    poll_cv_.wait_for(lock, wait, [&] { return poll_stop_ || now_seconds() >= next_refresh_; });
+    const std::int64_t due = next_refresh_;
+    auto wait = std::chrono::seconds(std::max<std::int64_t>(0, due - now_seconds()));
+    // Woken early by a stop, or by a refresh brought forward (releasedir after a stale remount, a
+    // pin-by-CID job): then the wait starts again from the new time.
+    poll_cv_.wait_for(lock, wait,
+                      [&] { return poll_stop_ || now_seconds() >= next_refresh_ || next_refresh_ != due; });
     if (poll_stop_) break;
     if (now_seconds() < next_refresh_) continue;
     lock.unlock();
@@ -187,9 +190,30 @@ void Vfs::poller_loop() {
       if (auto ok = sync_index(true, false); !ok) spdlog::warn("refresh: {}", ok.error().describe());
       send_notes();
     }
-    next_refresh_ = now_seconds() + options_.poll_interval.count();
+    // A deduplicated file waits for its pin-by-CID job's pin: the next refresh (at most two list calls,
+    // however many jobs wait) comes after 1, 2, 4 … s, up to poll_interval.
+    std::int64_t next = options_.poll_interval.count();
+    if (uploads_->jobs_pending()) {
+      next = std::min(next, job_backoff_s_.load());
+      job_backoff_s_ = std::min<std::int64_t>(next * 2, options_.poll_interval.count());
+    } else {
+      job_backoff_s_ = 1;
+    }
+    next_refresh_ = now_seconds() + next;
     lock.lock();
   }
+}
+
+void Vfs::refresh_within(std::int64_t seconds) {
+  if (options_.poll_interval.count() <= 0) return;  // no poller: the next listing finds the pin
+  job_backoff_s_ = 1;
+  {
+    std::lock_guard lock(poll_mu_);
+    const std::int64_t at = now_seconds() + seconds;
+    if (at >= next_refresh_) return;
+    next_refresh_ = at;
+  }
+  poll_cv_.notify_all();
 }
 
 }  // namespace pinfs::vfs

@@ -44,6 +44,10 @@ TEST_P(Filesystem, CopyOfPinnedContentUploadsNothing) {
   ASSERT_TRUE(two.has_value()) << "no pin named two.bin";
   EXPECT_EQ(two->cid, local_cid(src("one.bin")));
   EXPECT_EQ(xattr(m().path("two.bin"), "user.pinfs.cid"), two->cid);
+  // The job's pin is found by a refresh brought forward, not at the next poll (60 s here).
+  EXPECT_TRUE(eventually([&] { return xattr(m().path("two.bin"), "user.pinfs.status") == "pinned"; },
+                         std::chrono::seconds(5)))
+      << xattr(m().path("two.bin"), "user.pinfs.status");
 }
 
 // [xattr.readonly] [xattr.namespaces]

@@ -113,14 +113,15 @@ TEST_P(KillDuringCopy, EveryClosedFilePinnedOnceEveryOpenFileKept) {
   const std::string data = write_random_file(source, size, 41);
   const std::string expected_cid = local_cid(source);
 
-  // How long a whole copy takes here: the kill points are spread over it (and a little past it).
+  // How long a whole copy takes here: the kill points are spread over it and as long again after it (the
+  // upload and pin of a closed file, in async mode after cp returned).
   auto t0 = std::chrono::steady_clock::now();
   auto whole = run_process({"cp", source, m().path("whole.bin")}, hermetic_env(), std::chrono::seconds(600));
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   const auto copy_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   std::mt19937 rng(GetParam() == "sync" ? 7 : 11);
-  std::uniform_int_distribution<long> when(0, copy_ms * 5 / 4);
+  std::uniform_int_distribution<long> when(0, copy_ms * 2);
 
   int closed = 0, interrupted = 0;
   for (int i = 0; i < 10; ++i) {
@@ -200,7 +201,7 @@ TEST_P(KillDuringCopy, TreeCopiedIntoANewDirectoryComesBackAndIsPinnedOnce) {
   const auto copy_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   std::mt19937 rng(GetParam() == "sync" ? 17 : 19);
-  std::uniform_int_distribution<long> when(0, copy_ms * 5 / 4);
+  std::uniform_int_distribution<long> when(0, copy_ms * 2);
 
   int pinned_trees = 0, kept_files = 0, interrupted_files = 0;
   for (int i = 0; i < 8; ++i) {

@@ -195,6 +195,8 @@ class Vfs {
   void apply_changes(const cache::IndexChanges& changes);  // names, links, job pins (no VFS lock held)
   void count_list_calls();  // IndexSync's calls into counters_ (refresh_mu_ held)
   void poller_loop();
+  // The poller's next refresh within seconds (sooner only): a file's pin-by-CID job is waiting for its pin.
+  void refresh_within(std::int64_t seconds);
   void send_notes();
   void reconcile_links();  // pending symlinks whose pin appeared (Namespace::mu_ held)
   Result<NodePtr> child_locked(const NodePtr& parent, const std::string& name,
@@ -290,6 +292,8 @@ class Vfs {
   bool poll_stop_ = false;
   std::thread poller_;
   std::atomic<std::int64_t> next_refresh_{0};
+  // Seconds from one refresh to the next while pin-by-CID jobs wait (doubling; 1 again at a new job).
+  std::atomic<std::int64_t> job_backoff_s_{1};
   std::atomic<bool> refresh_after_first_listing_{
       false};  // a stale kept index: refresh once the root was listed
   bool started_ = false;
