@@ -20,6 +20,23 @@ FileReader::~FileReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+// An upload reads each staged byte once, and what it sent is not read again soon (a read of the new pin
+// comes from the content cache, on disk): a window behind the upload, the staged file's pages are written
+// back (asked for, not waited on) and then let go of, so that copying a large file in neither fills the
+// page cache with it nor makes the writer touch a fresh page of memory for every staged byte (it reuses
+// the pages let go of). Only clean pages are dropped: nothing is lost, and a rewind reads from disk.
+void FileReader::release_behind() {
+  constexpr std::uint64_t kWindow = 8ull << 20;
+  while (position_ >= written_back_ + 2 * kWindow) {
+    ::sync_file_range(fd_, static_cast<off_t>(written_back_), kWindow, SYNC_FILE_RANGE_WRITE);
+    written_back_ += kWindow;
+  }
+  while (written_back_ >= dropped_ + 2 * kWindow) {
+    ::posix_fadvise(fd_, static_cast<off_t>(dropped_), kWindow, POSIX_FADV_DONTNEED);
+    dropped_ += kWindow;
+  }
+}
+
 bool FileReader::ensure_open() {
   if (fd_ >= 0) return true;
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
@@ -63,6 +80,8 @@ std::size_t FileReader::read(char* buffer, std::size_t size) {
     }
     if (n > 0) {
       position_ += static_cast<std::uint64_t>(n);
+      if (growth_) growth_->read_to(position_);
+      release_behind();
       if (!growth_ && position_ >= expected_size_) close_fd();  // curl asks no more of a sized part
       return static_cast<std::size_t>(n);
     }
@@ -91,6 +110,7 @@ std::size_t FileReader::read(char* buffer, std::size_t size) {
 bool FileReader::seek(std::uint64_t offset) {
   if (!growth_ && offset > expected_size_) return false;
   position_ = offset;
+  written_back_ = dropped_ = std::min(dropped_, offset);
   return true;
 }
 

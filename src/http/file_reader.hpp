@@ -34,6 +34,7 @@ class FileReader {
  private:
   bool ensure_open();
   std::size_t fail(int errnum, std::string message);
+  void release_behind();
 
   std::string path_;
   std::uint64_t expected_size_;
@@ -42,6 +43,8 @@ class FileReader {
   void close_fd();
   int fd_ = -1;
   std::uint64_t position_ = 0;
+  std::uint64_t written_back_ = 0;  // writeback asked for [0, written_back_)
+  std::uint64_t dropped_ = 0;       // [0, dropped_) let go of in the page cache
   std::string error_;
   int error_errno_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "pinfs/service/fake_pin_service.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -346,8 +347,14 @@ Result<Pin> FakePinService::upload_file(const FileUpload& upload) {
   if (hook) hook(upload);
   if (upload.growth) {  // upload while writing: the body ends when the writer says so
     ++counters_.streamed_uploads;
-    while (!upload.growth->is_complete() && !upload.growth->is_abandoned())
+    for (;;) {
+      const bool complete = upload.growth->is_complete();
+      std::error_code ec;
+      const std::uint64_t size = std::filesystem::file_size(upload.local_path, ec);
+      if (!ec) upload.growth->read_to(std::min<std::uint64_t>(size, stream_read_limit_));
+      if ((complete && size <= stream_read_limit_) || upload.growth->is_abandoned()) break;
       upload.growth->wait(std::chrono::milliseconds(20));
+    }
     if (upload.growth->is_abandoned()) return fail(ECANCELED, "fake: the writer abandoned the upload");
   }
   auto content = read_whole(upload.local_path);

@@ -246,6 +246,7 @@ void Uploads::start_stream(const FilePtr& file) {
   spdlog::info("{}: uploading while it is written", stream->name);
   stream->thread = std::thread([service = service_, stream, upload = std::move(upload)] {
     stream->result = service->upload_file(upload);
+    stream->growth->reader_done();
     stream->done = true;
   });
   file->stream = stream;

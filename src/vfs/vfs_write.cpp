@@ -17,6 +17,11 @@ namespace pinfs::vfs {
 
 namespace {
 
+// Sync mode, upload while writing: how far a writer may be ahead of the upload, and how long a write waits
+// for it (Vfs::write).
+constexpr std::uint64_t kStreamLead = 64ull << 20;
+constexpr std::chrono::seconds kStreamLeadWait{30};
+
 Result<void> write_all(int fd, const char* data, std::size_t size, std::uint64_t offset) {
   std::size_t done = 0;
   while (done < size) {
@@ -120,6 +125,7 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
     if (auto ok = uploads_->journal_update_locked(file); !ok) return fail(EIO, ok.error().describe());
   }
   bool start_stream = false;
+  std::shared_ptr<http::GrowingFile> keep_up_with;  // sync: the upload this write waits for
   {
     std::lock_guard io(file.io);
     if (int e = file.write_errno.load(); e != 0)
@@ -142,6 +148,7 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
     // the file is uploaded from staging at close.
     if (file.stream && in_order) {
       file.stream->growth->grew();
+      if (options_.upload == UploadMode::Sync) keep_up_with = file.stream->growth;
     } else if (file.stream && !file.no_stream) {
       file.stream->growth->abandon();
       file.no_stream = true;
@@ -154,6 +161,14 @@ Result<std::size_t> Vfs::write(std::uint64_t fh, std::uint64_t offset, const cha
     set_now(file);
   }
   if (start_stream) uploads_->start_stream(handle->local);
+  // [write.stream] In sync mode the close waits for the upload anyway, so a writer far ahead of it gains
+  // nothing: it keeps within kStreamLead of what the upload has read (no lock held), and the staged bytes
+  // behind the upload leave the page cache (http::detail::FileReader), so copying a large file in touches
+  // about that much memory rather than its whole size. A stalled upload holds a write for at most
+  // kStreamLeadWait, then the writer goes on alone.
+  if (keep_up_with && !keep_up_with->wait_for_reader(offset + size, kStreamLead, kStreamLeadWait))
+    spdlog::debug("write to {}: the upload while writing is more than {} MiB behind", handle->node->name,
+                  kStreamLead >> 20);
   return size;
 }
 

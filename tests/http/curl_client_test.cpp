@@ -1,9 +1,13 @@
 #include "pinfs/http/curl_client.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -183,6 +187,46 @@ TEST_F(CurlClientTest, FileUploadHasContentLengthAndNoExpect) {
   EXPECT_FALSE(seen.had_expect);
   EXPECT_EQ(last_sent, content.size());
   EXPECT_EQ(last_total, content.size());
+}
+
+// What an upload has sent of a staged file leaves the page cache a window behind it (FileReader): a large
+// copy does not fill memory with bytes nobody reads again. The file lies in the working directory (on disk:
+// tmpfs pages cannot be dropped), written back first so that its pages are clean.
+TEST_F(CurlClientTest, FileUploadLetsGoOfTheStagedPagesBehindIt) {
+  auto client = make_curl_client(options());
+  const std::string content = pattern(48u << 20);
+  const std::string path = "./staged-pages.bin";
+  {
+    std::ofstream(path, std::ios::binary) << content;
+    int fd = ::open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::fsync(fd), 0);
+    ::close(fd);
+  }
+  auto resident_fraction = [&] {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    void* map = ::mmap(nullptr, content.size(), PROT_READ, MAP_SHARED, fd, 0);
+    const std::size_t pages = content.size() / 4096;
+    std::vector<unsigned char> in(pages);
+    ::mincore(map, content.size(), in.data());
+    ::munmap(map, content.size());
+    ::close(fd);
+    return static_cast<double>(std::count_if(in.begin(), in.end(), [](unsigned char c) { return c & 1; })) /
+           static_cast<double>(pages);
+  };
+  EXPECT_GT(resident_fraction(), 0.9);  // just written: in the page cache
+  Request r;
+  r.method = Method::Post;
+  r.url = server.url("/upload");
+  r.body = FileBody{path};
+  auto res = client->perform(r);
+  ASSERT_TRUE(res.has_value()) << res.error().describe();
+  {
+    std::lock_guard lock(seen.mutex);
+    EXPECT_TRUE(seen.body == content);
+  }
+  EXPECT_LT(resident_fraction(), 0.5);  // all but the last two 8 MiB windows let go of
+  ::unlink(path.c_str());
 }
 
 TEST_F(CurlClientTest, PutSendsBufferBody) {

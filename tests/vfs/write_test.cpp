@@ -1,6 +1,8 @@
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "pinfs/cid/importer.hpp"
 #include "vfs_fixture.hpp"
@@ -385,6 +387,39 @@ TEST_F(Writing, write_stream_upload_starts_while_writing_and_is_the_only_one) {
   EXPECT_EQ(staged_files(options_.cache_dir), 0u);
   EXPECT_EQ(xattr("/big.bin", "user.pinfs.verified"), "true");
   EXPECT_EQ(cat_text("/big.bin"), content);
+}
+
+// [write.stream] Sync mode: the close waits for the upload anyway, so a writer keeps within 64 MiB of what
+// the upload has read (its staged pages behind the upload leave the page cache), and goes on as it reads.
+TEST_F(Writing, write_stream_sync_writer_keeps_within_64_mib_of_the_upload) {
+  options_.stream_min_bytes = 1 << 20;
+  start();
+  fake_->set_stream_read_limit(2 << 20);  // the upload reads 2 MiB, then waits
+  const std::string chunk = pattern(1 << 20);
+  auto created = vfs_->create(kRootIno, "lead.bin", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(created);
+  std::atomic<std::size_t> written{0};
+  std::thread writer([&] {
+    for (std::size_t at = 0; at < (96u << 20); at += chunk.size()) {
+      if (!vfs_->write(created->file.fh, at, chunk.data(), chunk.size())) return;
+      written = at + chunk.size();
+    }
+  });
+  for (int i = 0; i < 500 && written < (66u << 20); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(written.load(), 66u << 20);  // 2 MiB read + 64 MiB; the next write waits
+  fake_->set_stream_read_limit(UINT64_MAX);
+  writer.join();
+  EXPECT_EQ(written.load(), 96u << 20);
+  ASSERT_TRUE(vfs_->flush(created->file.fh));
+  vfs_->release(created->file.fh);
+  auto pin = fake_->find_by_name("lead.bin");
+  ASSERT_TRUE(pin);
+  std::string content;
+  for (int i = 0; i < 96; ++i) content += chunk;
+  EXPECT_EQ(pin->cid, cid_of(content));
+  EXPECT_EQ(fake_->counters().upload_file.load(), 1u);
 }
 
 // A write out of order or a truncate ends the upload while writing; the file is uploaded from staging at

@@ -23,12 +23,23 @@ class GrowingFile {
   // file size itself afterwards, so a missed wake-up costs at most one timeout.
   void wait(std::chrono::milliseconds timeout);
 
+  // Reader: it has read the file up to position (a writer waiting on it is woken).
+  void read_to(std::uint64_t position);
+  // The reader is done (the upload ended, sent or failed): a writer waiting on it goes on.
+  void reader_done();
+  // Writer: waits until the reader is within lead bytes of written (or done, or the file abandoned), at
+  // most timeout; false when the timeout ended it.
+  bool wait_for_reader(std::uint64_t written, std::uint64_t lead, std::chrono::milliseconds timeout);
+
  private:
-  mutable std::mutex mutex_;  // guards the fields below
+  mutable std::mutex mutex_;  // guards the fields below; a leaf
   std::condition_variable changed_;
+  std::condition_variable read_;  // the reader moved on
   std::uint64_t generation_ = 0;
+  std::uint64_t read_to_ = 0;
   bool complete_ = false;
   bool abandoned_ = false;
+  bool reader_done_ = false;
 };
 
 }  // namespace pinfs::http

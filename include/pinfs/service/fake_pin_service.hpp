@@ -83,6 +83,9 @@ class FakePinService final : public PinService, public Gateway {
   void set_quota_bytes(std::uint64_t bytes);
   // Called at the start of every upload_file, outside the lock (tests block or count here).
   void set_upload_hook(std::function<void(const FileUpload&)> hook);
+  // An upload while writing reads the growing file as it grows (GrowingFile::read_to), as the HTTP client
+  // does; with a limit, no further than that many bytes until the limit is raised (a slow upload).
+  void set_stream_read_limit(std::uint64_t bytes) { stream_read_limit_ = bytes; }
   // Called at the start of every update_metadata and rename, outside the lock.
   void set_metadata_hook(std::function<void(const PinRef&)> hook);
   // Called at the start of every unpin, outside the lock.
@@ -153,6 +156,7 @@ class FakePinService final : public PinService, public Gateway {
   std::uint64_t next_id_ = 1;
   std::int64_t clock_ = 1'700'000'000;
   std::function<void(const FileUpload&)> upload_hook_;
+  std::atomic<std::uint64_t> stream_read_limit_{UINT64_MAX};
   std::function<void(const PinRef&)> metadata_hook_;
   std::function<void(const PinRef&)> unpin_hook_;
   FakeCounters counters_;
