@@ -184,6 +184,7 @@ void Vfs::poller_loop() {
                       [&] { return poll_stop_ || now_seconds() >= next_refresh_ || next_refresh_ != due; });
     if (poll_stop_) break;
     if (now_seconds() < next_refresh_) continue;
+    job_refresh_asked_ = false;  // a job started from here on is seen below, even if not yet listed as one
     lock.unlock();
     // Until the first listing is complete the next root operation does it (streamed); the poller waits.
     if (ns_->index().synced_at()) {
@@ -193,7 +194,7 @@ void Vfs::poller_loop() {
     // A deduplicated file waits for its pin-by-CID job's pin: the next refresh (at most two list calls,
     // however many jobs wait) comes after 1, 2, 4 … s, up to poll_interval.
     std::int64_t next = options_.poll_interval.count();
-    if (uploads_->jobs_pending()) {
+    if (uploads_->jobs_pending() || job_refresh_asked_) {
       next = std::min(next, job_backoff_s_.load());
       job_backoff_s_ = std::min<std::int64_t>(next * 2, options_.poll_interval.count());
     } else {
@@ -209,6 +210,7 @@ void Vfs::refresh_within(std::int64_t seconds) {
   job_backoff_s_ = 1;
   {
     std::lock_guard lock(poll_mu_);
+    job_refresh_asked_ = true;
     const std::int64_t at = now_seconds() + seconds;
     if (at >= next_refresh_) return;
     next_refresh_ = at;
