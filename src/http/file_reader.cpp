@@ -110,7 +110,7 @@ std::size_t FileReader::read(char* buffer, std::size_t size) {
 bool FileReader::seek(std::uint64_t offset) {
   if (!growth_ && offset > expected_size_) return false;
   position_ = offset;
-  written_back_ = dropped_ = std::min(dropped_, offset);
+  written_back_ = dropped_ = std::min(dropped_, offset);  // bytes read again are let go of again
   return true;
 }
 

@@ -192,25 +192,27 @@ void Vfs::poller_loop() {
       send_notes();
     }
     // A deduplicated file waits for its pin-by-CID job's pin: the next refresh (at most two list calls,
-    // however many jobs wait) comes after 1, 2, 4 … s, up to poll_interval.
+    // however many jobs wait) comes after 1, 2, 4 … s, up to poll_interval. Decided under poll_mu_, so a
+    // refresh_within() now either is seen here or sees the time set here.
+    const bool jobs = uploads_->jobs_pending();  // before poll_mu_, a leaf
+    lock.lock();
     std::int64_t next = options_.poll_interval.count();
-    if (uploads_->jobs_pending() || job_refresh_asked_) {
-      next = std::min(next, job_backoff_s_.load());
+    if (jobs || job_refresh_asked_) {
+      next = std::min(next, job_backoff_s_);
       job_backoff_s_ = std::min<std::int64_t>(next * 2, options_.poll_interval.count());
     } else {
       job_backoff_s_ = 1;
     }
     next_refresh_ = now_seconds() + next;
-    lock.lock();
   }
 }
 
 void Vfs::refresh_within(std::int64_t seconds) {
   if (options_.poll_interval.count() <= 0) return;  // no poller: the next listing finds the pin
-  job_backoff_s_ = 1;
   {
     std::lock_guard lock(poll_mu_);
     job_refresh_asked_ = true;
+    job_backoff_s_ = 1;
     const std::int64_t at = now_seconds() + seconds;
     if (at >= next_refresh_) return;
     next_refresh_ = at;

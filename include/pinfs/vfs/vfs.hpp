@@ -292,9 +292,10 @@ class Vfs {
   bool poll_stop_ = false;
   std::thread poller_;
   std::atomic<std::int64_t> next_refresh_{0};
-  // Seconds from one refresh to the next while pin-by-CID jobs wait (doubling; 1 again at a new job).
-  std::atomic<std::int64_t> job_backoff_s_{1};
-  std::atomic<bool> job_refresh_asked_{false};  // refresh_within() since the current refresh began
+  // poll_mu_: seconds from one refresh to the next while pin-by-CID jobs wait (doubling; 1 again at a new
+  // job), and whether refresh_within() was called since the current refresh began.
+  std::int64_t job_backoff_s_ = 1;
+  bool job_refresh_asked_ = false;
   std::atomic<bool> refresh_after_first_listing_{
       false};  // a stale kept index: refresh once the root was listed
   bool started_ = false;
