@@ -472,6 +472,18 @@ Result<void> FakePinService::unpin(const PinRef& ref) {
   if (auto f = injected(FakeOp::Unpin); !f) return std::unexpected(f.error());
   auto it = find_locked(ref);
   if (it == pins_.end()) return fail(ENOENT, "fake: not pinned");
+  if (caps_.unpins_by_cid) {  // as Pinata: every pin of the CID goes
+    const std::string cid = it->cid;
+    for (auto pin = pins_.begin(); pin != pins_.end();) {
+      if (pin->cid != cid) {
+        ++pin;
+        continue;
+      }
+      unpinned_.emplace_back(*pin, clock_++);
+      pin = pins_.erase(pin);
+    }
+    return {};
+  }
   unpinned_.emplace_back(*it, clock_++);
   pins_.erase(it);
   return {};

@@ -75,6 +75,7 @@ Capabilities PinataService::capabilities() const {
   c.max_keyvalues = 10;
   c.max_page_size = 1000;
   c.pin_jobs = true;
+  c.unpins_by_cid = true;  // DELETE /pinning/unpin/{cid}
   return c;
 }
 

@@ -15,7 +15,8 @@ namespace {
 constexpr std::size_t kMaxNotes = 10000;  // beyond this the root is invalidated as a whole
 }
 
-Namespace::Namespace(const VfsOptions& options) : options_(options), index_(cache::make_memory_pin_index()) {
+Namespace::Namespace(const VfsOptions& options)
+    : options_(options), index_(std::make_unique<ShownPins>(cache::make_memory_pin_index())) {
   auto root = std::make_shared<Vfs::Node>();
   root->data = RootData{};
   root->ino = kRootIno;

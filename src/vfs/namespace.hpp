@@ -17,6 +17,7 @@
 
 #include "node.hpp"
 #include "pinfs/cache/pin_index.hpp"
+#include "unpin.hpp"
 
 namespace pinfs::vfs {
 
@@ -35,8 +36,10 @@ class Namespace {
 
   explicit Namespace(const VfsOptions& options);
 
-  void set_index(std::unique_ptr<cache::PinIndex> index) { index_ = std::move(index); }
-  cache::PinIndex& index() const { return *index_; }  // thread-safe on its own
+  void set_index(std::unique_ptr<cache::PinIndex> index) {
+    index_ = std::make_unique<ShownPins>(std::move(index));
+  }
+  ShownPins& index() const { return *index_; }  // thread-safe on its own
 
   // Lock order: Vfs::refresh_mu_ → Namespace::mu_ → Uploads::mu_ → LocalFile::io → Handle::mu.
   // Never held across a network call or a kernel notification (a FUSE handler may be waiting for it).
@@ -113,7 +116,7 @@ class Namespace {
   void note(KernelNote::What what, Ino parent, Ino ino, const std::string& name);
 
   const VfsOptions& options_;
-  std::unique_ptr<cache::PinIndex> index_;
+  std::unique_ptr<ShownPins> index_;
   mutable std::mutex mu_;
   std::unordered_map<Ino, NodePtr> nodes_;
   std::unordered_map<std::string, Ino> by_key_;

@@ -16,6 +16,7 @@
 #include "pinfs/cache/pin_index.hpp"
 #include "pinfs/cid/cid.hpp"
 #include "pinfs/common/log.hpp"
+#include "unpin.hpp"
 
 namespace pinfs::vfs {
 
@@ -65,7 +66,7 @@ Uploads::~Uploads() {
   }
 }
 
-Result<Uploads::Resumed> Uploads::open(cache::PinIndex& index, cache::ContentCache* content) {
+Result<Uploads::Resumed> Uploads::open(ShownPins& index, cache::ContentCache* content) {
   index_ = &index;
   content_ = content;
   auto journal = cache::open_sqlite_journal(options_.cache_dir + "/journal.sqlite");
@@ -283,7 +284,9 @@ void Uploads::reap_streams() {
     if (!stream->growth->is_abandoned() && stream->result && *stream->result) {
       ++counters_.unpins;
       const auto& pin = **stream->result;
-      if (auto ok = service_->unpin({pin.id, pin.cid}); !ok)
+      if (auto ok = unpin_name(*service_, *index_, {pin.id, pin.cid}, cache::pin_key(pin),
+                               "unpinning " + pin.name + " (removed while uploading)");
+          !ok)
         spdlog::warn("unpinning {} (removed while uploading) failed: {}", pin.name, ok.error().describe());
     }
   }
@@ -471,7 +474,8 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
       spdlog::warn("{}: the upload while writing pinned {}, the file closed as {}: unpinned, uploading again",
                    upload.name, result->cid, local_cid);
       ++counters_.unpins;
-      (void)service_->unpin({result->id, result->cid});
+      (void)unpin_name(*service_, *index_, {result->id, result->cid}, cache::pin_key(*result),
+                       "unpinning " + result->cid + " (the upload while writing)");
     } else if (result.error().errnum != ECANCELED) {
       spdlog::info("{}: the upload while writing failed ({}), uploading from staging", upload.name,
                    result.error().describe());
@@ -609,14 +613,17 @@ Result<void> Uploads::upload_now(const FilePtr& file) {
   if (replaces &&
       !(same_cid(replaces->cid, pinned->cid) && (replaces->id.empty() || replaces->id == pinned->id))) {
     ++counters_.unpins;
-    if (auto ok = service_->unpin(*replaces); !ok)
-      spdlog::warn("unpinning the replaced {} failed: {}", replaces->cid, ok.error().describe());
-    for (const auto& pin : index_->by_cid(replaces->cid))
-      if (pin.id == replaces->id || replaces->id.empty()) index_->erase(cache::pin_key(pin));
+    auto done = unpin_name(*service_, *index_, *replaces, cache::pin_key(*replaces),
+                           "unpinning the pin " + name_now + " replaced");
+    if (!done) spdlog::warn("unpinning the replaced {} failed: {}", replaces->cid, done.error().describe());
+    if (!done || *done == Unpinned::Unpinned)
+      for (const auto& pin : index_->by_cid(replaces->cid))
+        if (pin.id == replaces->id || replaces->id.empty()) index_->erase(cache::pin_key(pin));
   }
   if (deleted) {
     ++counters_.unpins;
-    (void)service_->unpin({pinned->id, pinned->cid});
+    (void)unpin_name(*service_, *index_, {pinned->id, pinned->cid}, cache::pin_key(*pinned),
+                     "unpinning " + name_now + " (removed while uploading)");
     index_->erase(cache::pin_key(*pinned));
   }
   return {};
@@ -900,9 +907,9 @@ void Uploads::background_pass() {
   for (auto& follow : follow_ups) {
     if (follow.new_name.empty()) {
       ++counters_.unpins;
-      auto ok = service_->unpin({follow.pin.id, follow.pin.cid});
+      auto ok = unpin_name(*service_, *index_, {follow.pin.id, follow.pin.cid}, cache::pin_key(follow.pin),
+                           "unpinning " + follow.pin.name + " (removed while pinning)");
       if (ok) {
-        index_->erase(cache::pin_key(follow.pin));
         if (hooks_.changed) hooks_.changed(follow.pin, std::nullopt);
       } else {
         spdlog::warn("unpinning {} (removed while pinning) failed: {}", follow.pin.name,

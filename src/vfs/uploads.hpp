@@ -19,6 +19,7 @@
 #include "node.hpp"
 #include "pin_changes.hpp"
 #include "pinfs/cache/journal.hpp"
+#include "unpin.hpp"
 
 namespace pinfs::cache {
 class ContentCache;
@@ -65,7 +66,7 @@ class Uploads {
     std::vector<FilePtr> files;
     std::vector<cache::JournalEntry> directories;  // state "directory", in row order
   };
-  Result<Resumed> open(cache::PinIndex& index, cache::ContentCache* content);
+  Result<Resumed> open(ShownPins& index, cache::ContentCache* content);
   // The background pass (follow-ups, quiet directories) and options.transfers upload threads.
   void start_worker();
   void stop_worker();  // waits for the uploads in flight
@@ -150,7 +151,7 @@ class Uploads {
   VfsCounters& counters_;
   PinChanges& pin_changes_;  // a pin's rename after its upload waits for other changes of it
   Hooks hooks_;
-  cache::PinIndex* index_ = nullptr;  // thread-safe on its own
+  ShownPins* index_ = nullptr;  // thread-safe on its own
   cache::ContentCache* content_ = nullptr;
   std::unique_ptr<cache::UploadJournal> journal_;
 

@@ -14,6 +14,7 @@
 #include "pinfs/cid/importer.hpp"
 #include "pinfs/common/log.hpp"
 #include "pinfs/vfs/names.hpp"
+#include "unpin.hpp"
 #include "uploads.hpp"
 
 namespace pinfs::vfs {
@@ -91,12 +92,12 @@ Result<void> Vfs::unlink(Ino parent, const std::string& name) {
       auto key = node->pin_key();
       lock.unlock();
       ++counters_.unpins;
-      if (auto ok = service_->unpin(ref); !ok) {
-        spdlog::warn("rm {}: unpin failed: {}", name, ok.error().describe());
-        return ok;
+      auto done = unpin_name(*service_, ns_->index(), ref, key, "rm " + name);
+      if (!done) {
+        spdlog::warn("rm {}: unpin failed: {}", name, done.error().describe());
+        return std::unexpected(done.error());
       }
-      spdlog::info("rm {}: unpinned {}", name, ref.cid);
-      ns_->index().erase(key);
+      if (*done == Unpinned::Unpinned) spdlog::info("rm {}: unpinned {}", name, ref.cid);
       return {};
     }
     case Kind::DirEntry:
@@ -133,9 +134,9 @@ Result<void> Vfs::rmdir(Ino parent, const std::string& name) {
       auto key = node->pin_key();
       lock.unlock();
       ++counters_.unpins;
-      if (auto ok = service_->unpin(ref); !ok) return ok;
-      spdlog::info("rmdir {}: unpinned directory {}", name, ref.cid);
-      ns_->index().erase(key);
+      auto done = unpin_name(*service_, ns_->index(), ref, key, "rmdir " + name);
+      if (!done) return std::unexpected(done.error());
+      if (*done == Unpinned::Unpinned) spdlog::info("rmdir {}: unpinned directory {}", name, ref.cid);
       lock.lock();
       ns_->removals().erase(node->ino);
       return {};
@@ -293,11 +294,12 @@ Result<void> Vfs::rename_once(Ino parent, const std::string& name, Ino new_paren
   lock.unlock();
   if (replaced) {
     ++counters_.unpins;
-    if (auto ok = service_->unpin(*replaced); !ok) {
-      spdlog::warn("mv onto {}: unpinning the replaced pin failed: {}", new_name, ok.error().describe());
-      return ok;
+    if (auto done =
+            unpin_name(*service_, ns_->index(), *replaced, cache::pin_key(*replaced), "mv onto " + new_name);
+        !done) {
+      spdlog::warn("mv onto {}: unpinning the replaced pin failed: {}", new_name, done.error().describe());
+      return std::unexpected(done.error());
     }
-    ns_->index().erase(cache::pin_key(*replaced));
   }
   return {};
 }

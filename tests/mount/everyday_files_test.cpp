@@ -3,7 +3,10 @@
 // Where they differ it is as docs/SEMANTICS.md says: pinned files are 0444 ([attr.pins], chmod not kept,
 // [attr.setattr]); everything else, mtimes included ([attr.mtime]), must match.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <regex>
 
@@ -104,6 +107,28 @@ TEST_P(EverydayFiles, RsyncTwiceTransfersNothingTheSecondTime) {
   }
   EXPECT_EQ(m().emulator_uploads(), uploads) << "the unchanged tree was uploaded again";
   expect_same(Compare::BytesAndMtime, "after the last rsync");
+}
+
+// [unlink.shared-cid] Two copies of the same bytes are two pins of one CID; Pinata unpins by CID, so rm of
+// one copy used to unpin both. The other copy stays, readable and pinned, now and after a remount.
+TEST_P(EverydayFiles, RmOfOneOfTwoCopiesOfTheSameBytesKeepsTheOther) {
+  const std::string bytes = write_random_file(from_ + "/photo.jpg", 50000, 7);
+  for (const char* name : {"a.jpg", "b.jpg"}) {
+    auto copy = run_in(m().mnt(), "cp " + shq(from_ + "/photo.jpg") + " " + name);
+    ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  }
+  // b.jpg's pin (pinned by CID under its name) is listed: the removal below is of a pin, not of a job.
+  ASSERT_TRUE(eventually([&] { return pin_names(m())["b.jpg"] == 1; }));
+  ASSERT_TRUE(eventually([&] { return xattr(m().path("b.jpg"), "user.pinfs.status") == "pinned"; }));
+  ASSERT_EQ(::unlink(m().path("b.jpg").c_str()), 0) << std::strerror(errno);
+  EXPECT_FALSE(std::filesystem::exists(m().path("b.jpg")));
+  for (const char* when : {"after rm", "after a remount"}) {
+    if (std::string(when) == "after a remount") {
+      ASSERT_TRUE(remount(m()));
+    }
+    EXPECT_EQ(slurp(m().path("a.jpg")), bytes) << when;
+    EXPECT_EQ(pin_names(m())["a.jpg"], 1) << when << ": the copy kept was unpinned";
+  }
 }
 
 // [attr.mtime] touch -d on a new (empty) file and on a pinned one; plain touch of a new file.

@@ -43,6 +43,54 @@ TEST_F(Namespace, unlink_unpins_rmdir_of_directory_pin) {
   EXPECT_TRUE(fake_->pins().empty());
 }
 
+// Pinata unpins by CID: `cp x a; cp x b; rm b` must not take a with it (it did: both were unpinned).
+TEST_F(Namespace, unlink_of_one_of_two_names_of_one_cid_keeps_the_other_where_unpins_are_by_cid) {
+  auto caps = fake_->capabilities();
+  caps.unpins_by_cid = true;  // the fake then unpins every pin of the CID, as Pinata does
+  fake_->set_capabilities(caps);
+  auto a = fake_->add_file("a", "the same bytes");
+  auto b = fake_->add_file("b", "the same bytes");
+  ASSERT_EQ(a.cid, b.cid);
+  start();
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "b"));
+  EXPECT_EQ(fake_->counters().unpin.load(), 0u);
+  EXPECT_EQ(fake_->pins().size(), 2u);
+  EXPECT_FALSE(walk("/b"));
+  EXPECT_EQ(cat_text("/a"), "the same bytes");
+  ASSERT_TRUE(vfs_->refresh());  // a full listing still holds b's row: it stays hidden for the mount
+  EXPECT_FALSE(walk("/b"));
+  // The last name shown goes: the CID is unpinned, every row of it with it.
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "a"));
+  EXPECT_EQ(fake_->counters().unpin.load(), 1u);
+  EXPECT_TRUE(fake_->pins().empty());
+  EXPECT_FALSE(walk("/a"));
+}
+
+TEST_F(Namespace, rename_replace_onto_a_name_of_the_same_cid_keeps_the_content_where_unpins_are_by_cid) {
+  auto caps = fake_->capabilities();
+  caps.unpins_by_cid = true;
+  fake_->set_capabilities(caps);
+  fake_->add_file("a", "one content");
+  fake_->add_file("b", "one content");
+  start();
+  ASSERT_TRUE(vfs_->rename(kRootIno, "a", kRootIno, "b", 0));
+  EXPECT_EQ(fake_->counters().unpin.load(), 0u);
+  EXPECT_FALSE(fake_->pins().empty());
+  EXPECT_FALSE(walk("/a"));
+  EXPECT_EQ(cat_text("/b"), "one content");
+}
+
+// Where unpins are by pin id (AIOZ), rm of one name unpins that pin only.
+TEST_F(Namespace, unlink_of_one_of_two_names_of_one_cid_unpins_it_where_unpins_are_by_id) {
+  fake_->add_file("a", "the same bytes");
+  fake_->add_file("b", "the same bytes");
+  start();
+  ASSERT_TRUE(vfs_->unlink(kRootIno, "b"));
+  EXPECT_EQ(fake_->counters().unpin.load(), 1u);
+  ASSERT_EQ(fake_->pins().size(), 1u);
+  EXPECT_EQ(fake_->pins()[0].name, "a");
+}
+
 TEST_F(Namespace, unlink_of_a_staged_file_discards_it_without_service_calls) {
   start();
   fake_->fail_next(service::FakeOp::UploadFile, Error{EIO, "down"});

@@ -112,7 +112,8 @@ struct Capabilities {
   bool metadata_update = false;   // can change keyvalues of an existing pin
   std::size_t max_keyvalues = 0;  // 0 = no documented limit
   std::size_t max_page_size = 1000;
-  bool pin_jobs = false;  // has a job list for pin-by-CID
+  bool pin_jobs = false;       // has a job list for pin-by-CID
+  bool unpins_by_cid = false;  // an unpin removes every pin of the CID, whatever its name (Pinata)
 };
 
 // Metadata change: a value sets or adds the key, nullopt removes it.
