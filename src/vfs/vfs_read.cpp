@@ -71,8 +71,11 @@ Result<Opened> Vfs::open(Ino ino, int flags) {
       auto file = node->local();
       bool editable = file->editable();
       if (wants_write && !editable) {
-        spdlog::warn("open {} for writing refused: it is being uploaded", node->name);
-        return fail(EROFS, "file is queued for upload");
+        const bool pinned = file->state == UploadState::Pinned;
+        spdlog::warn(
+            "open {} for writing refused: {}", node->name,
+            pinned ? "pinned content is immutable; write a new file instead" : "it is being uploaded");
+        return fail(EROFS, pinned ? "pinned content is immutable" : "file is queued for upload");
       }
       handle->local = file;
       if (flags & O_TRUNC) {
