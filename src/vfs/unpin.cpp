@@ -14,25 +14,28 @@ void ShownPins::hide(const std::string& key) {
   index_->erase(key);
 }
 
-bool ShownPins::hidden(const service::Pin& pin) const {
-  std::lock_guard lock(mu_);
-  return !hidden_.empty() && hidden_.contains(cache::pin_key(pin));
+void ShownPins::drop_hidden(std::vector<service::Pin>& pins) const {
+  std::lock_guard lock(mu_);  // once for the whole listing: no index call is made under it
+  if (hidden_.empty()) return;
+  std::erase_if(pins, [&](const service::Pin& pin) { return hidden_.contains(cache::pin_key(pin)); });
 }
 
 void ShownPins::replace_all(std::vector<service::Pin> pins, std::int64_t synced_at) {
-  std::erase_if(pins, [&](const service::Pin& pin) { return hidden(pin); });
+  drop_hidden(pins);
   index_->replace_all(std::move(pins), synced_at);
 }
 
 void ShownPins::upsert(const service::Pin& pin) {
-  if (!hidden(pin)) index_->upsert(pin);
+  {
+    std::lock_guard lock(mu_);
+    if (!hidden_.empty() && hidden_.contains(cache::pin_key(pin))) return;
+  }
+  index_->upsert(pin);
 }
 
 void ShownPins::apply(const std::vector<service::Pin>& upserts, const std::vector<std::string>& erase_keys) {
-  std::vector<service::Pin> shown;
-  shown.reserve(upserts.size());
-  for (const auto& pin : upserts)
-    if (!hidden(pin)) shown.push_back(pin);
+  std::vector<service::Pin> shown = upserts;
+  drop_hidden(shown);
   index_->apply(shown, erase_keys);
 }
 

@@ -42,7 +42,7 @@ class ShownPins final : public cache::PinIndex {
   void set_sync_state(const cache::SyncState& state) override { index_->set_sync_state(state); }
 
  private:
-  bool hidden(const service::Pin& pin) const;
+  void drop_hidden(std::vector<service::Pin>& pins) const;  // takes mu_ once
   std::unique_ptr<cache::PinIndex> index_;
   mutable std::mutex mu_;         // leaf: hidden_
   std::set<std::string> hidden_;  // pin keys
